@@ -173,11 +173,16 @@ def measure(model_dir, calls, candidates, warmup=30):
         out = serve(**request)
     assert out[contract.OUTPUT_PROBABILITIES].shape == (candidates, G)
     times = []
+    cpu_start = time.process_time()
     for _ in range(calls):
         start = time.perf_counter()
         out = serve(**request)
         _ = out[contract.OUTPUT_PROBABILITIES].numpy()
         times.append((time.perf_counter() - start) * 1000.0)
+    # Process CPU time (all threads) per call: less sensitive than wall time to other
+    # processes competing for the cores, so before/after comparisons on a busy machine
+    # should look at it too.
+    cpu_ms_per_call = (time.process_time() - cpu_start) * 1000.0 / calls
     times = np.array(times)
     return {
         "model": model_dir,
@@ -189,6 +194,8 @@ def measure(model_dir, calls, candidates, warmup=30):
         "p99_ms": round(float(np.percentile(times, 99)), 3),
         "mean_ms": round(float(times.mean()), 3),
         "min_ms": round(float(times.min()), 3),
+        "cpu_ms_per_call": round(cpu_ms_per_call, 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
         "tensorflow": tf.__version__,
         "score_checksum": round(float(np.sum(out[contract.OUTPUT_SCORE].numpy())), 4),

@@ -162,10 +162,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     query_mask = tf.cast(query_tokens[:, :num_terms] != "", tf.float32)
 
     # ---- item text: every field of every row in one normalisation + split ----
-    texts = tf.stack(
-        [tx.to_string_vector(inputs[name]) for name in _STACKED_FIELDS], axis=1
-    )  # [B, F]
-    normalized = tx.normalize_text(tf.reshape(texts, [-1]))  # [B * F], row-major
+    texts = tx.row_major_texts([inputs[name] for name in _STACKED_FIELDS])  # [B * F]
+    normalized = tx.normalize_text(texts)
     tokens = tx.split_tokens(normalized)  # [B * F, None]
     token_fingerprints = tokens.with_flat_values(tx.fingerprints(tokens.flat_values))
     text_query_terms = tf.gather(
@@ -191,7 +189,9 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
 
     # Analyzer inputs (pruned from the serving graph once the analyzers have run).
     item_rows = tokens.value_rowids() // num_fields
-    query_idf = _query_idf(query_tokens, tokens.flat_values, item_rows, texts[:, 0])
+    query_idf = _query_idf(
+        query_tokens, tokens.flat_values, item_rows, tf.reshape(texts, [-1, num_fields])[:, 0]
+    )
     row_query_words = tf.gather(query_ragged, query_of_row).flat_values
     corpus_word_ids = _query_corpus_word_ids(
         query_tokens, tf.concat([row_query_words, tokens.flat_values], axis=0)

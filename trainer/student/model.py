@@ -1,7 +1,7 @@
 """The student network: hashed n-gram embeddings + lexical match features -> grade logits.
 
-Small on purpose: two shared embedding tables (word and character n-grams), masked mean
-pooling, a shared projection, a handful of query/item interactions and a two-layer MLP.
+Small on purpose: two shared embedding tables (word and character n-grams), mean pooling
+over the real (non-padding) ids, a shared projection, a handful of query/item interactions and a two-layer MLP.
 It scores a few hundred candidates in a few milliseconds on CPU.
 """
 
@@ -12,6 +12,7 @@ from keras import ops
 
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
+from trainer.student.pooled_embedding import MeanPooledEmbedding
 
 # Transform outputs the model reads, with their widths.
 MODEL_INPUT_WIDTHS = {
@@ -38,15 +39,6 @@ def select_model_inputs(transformed: Dict) -> Dict:
     return {name: transformed[name] for name in MODEL_INPUT_WIDTHS}
 
 
-def _masked_mean(embeddings, ids):
-    # Id 0 is padding; an all-padding row pools to zeros instead of NaN. The weighted
-    # sum is one batched matmul (no [B, L, D] masked copy).
-    mask = ops.cast(ops.greater(ids, 0), embeddings.dtype)
-    total = ops.einsum("bl,bld->bd", mask, embeddings)
-    count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
-    return total / count
-
-
 def _input(name, width=None):
     if width is None:
         width = MODEL_INPUT_WIDTHS[name]
@@ -71,17 +63,17 @@ def build_student_model(config: StudentConfig, num_grades: int) -> keras.Model:
     """
     # Query and item share tables and projection so that their vectors live in one
     # space and the interactions below compare like with like.
-    word_embedding = keras.layers.Embedding(
+    word_embedding = MeanPooledEmbedding(
         tx.WORD_HASH_BUCKETS + 1, config.embedding_dim, name="word_ngram_embedding"
     )
-    char_embedding = keras.layers.Embedding(
+    char_embedding = MeanPooledEmbedding(
         tx.CHAR_HASH_BUCKETS + 1, config.embedding_dim, name="char_ngram_embedding"
     )
     projection = keras.layers.Dense(config.embedding_dim, activation="tanh", name="text_projection")
 
     def encode(word_ids, char_ids):
-        word_vector = _masked_mean(word_embedding(word_ids), word_ids)
-        char_vector = _masked_mean(char_embedding(char_ids), char_ids)
+        word_vector = word_embedding(word_ids)
+        char_vector = char_embedding(char_ids)
         combined = projection(ops.concatenate([word_vector, char_vector], axis=-1))
         return word_vector, char_vector, combined
 

@@ -12,31 +12,25 @@ from relevance import contract
 from trainer.export import RawFeatures
 
 
-def _one_value_per_row(values: tf.Tensor) -> tf.SparseTensor:
-    # Built directly (no ragged round trip): row i holds values[i] at column 0.
-    rows = tf.range(tf.size(values, out_type=tf.int64))
-    return tf.SparseTensor(
-        indices=tf.stack([rows, tf.zeros_like(rows)], axis=1),
-        values=values,
-        dense_shape=tf.stack([tf.size(values, out_type=tf.int64), tf.constant(1, tf.int64)]),
-    )
-
-
-def _split_list_field(joined: tf.Tensor) -> tf.RaggedTensor:
-    # An empty list arrives as "": keep it empty rather than one empty entry, as in
-    # the tf.Examples the Transform analysed.
-    entries = tf.strings.split(joined, sep=contract.LIST_SEPARATOR)
-    return tf.ragged.boolean_mask(entries, tf.not_equal(entries, ""))
+def _one_value_per_row_indices(num_rows: tf.Tensor):
+    # Row i holds one value at column 0: SparseTensor indices and dense shape, built once
+    # and shared by every field (all fields have one entry per candidate).
+    rows = tf.range(num_rows, dtype=tf.int64)
+    return tf.stack([rows, tf.zeros_like(rows)], axis=1), tf.stack([num_rows, 1])
 
 
 class TransformInputAdapter:
     """Shapes a raw feature dict the way the Transform's `raw_feature_spec` declares it.
 
     VarLen features (SchemaGen with infer_feature_shape=False) become `SparseTensor`s
-    `[N, None]`; list fields are split on `contract.LIST_SEPARATOR`. FixedLen features
-    are passed dense (`[N]`, or `[N, 1]` when the spec says shape [1]). Features the
-    raw dict lacks (ids, language, grade) are left out: the Transform graph prunes
-    what `preprocessing_fn` does not read.
+    `[N, 1]` holding each row's string. A list field stays joined by
+    `contract.LIST_SEPARATOR`: the Transform graph joins a row's list entries with that
+    separator anyway (`text_features.to_string_vector`), so it sees the same text, and
+    splitting here only to join again was a large share of the serving cost. (Empty
+    entries are the one difference, and tokenisation treats separators as whitespace.)
+    FixedLen features are passed dense (`[N]`, or `[N, 1]` when the spec says shape
+    [1]). Features the raw dict lacks (ids, language, grade) are left out: the
+    Transform graph prunes what `preprocessing_fn` does not read.
 
     Example:
 
@@ -46,7 +40,7 @@ class TransformInputAdapter:
     >>> out = adapter({"title": tf.constant(["a", "b"]),
     ...                "board_titles": tf.constant(["x\\ny", ""])})
     >>> tf.sparse.to_dense(out["board_titles"]).numpy().tolist()
-    [[b'x', b'y'], [b'', b'']]
+    [[b'x\\ny'], [b'']]
     """
 
     def __init__(self, raw_feature_spec: Mapping[str, object]):
@@ -54,6 +48,7 @@ class TransformInputAdapter:
 
     def __call__(self, raw: RawFeatures) -> Dict[str, object]:
         inputs = {}
+        sparse_layout = None
         for name in contract.RAW_SIGNATURE_INPUTS:
             spec = self._raw_feature_spec.get(name)
             if spec is None or name not in raw:
@@ -62,8 +57,8 @@ class TransformInputAdapter:
             if isinstance(spec, tf.io.FixedLenFeature):
                 inputs[name] = tf.reshape(values, [-1] + list(spec.shape))
                 continue
-            if name in contract.LIST_STRING_FEATURES:
-                inputs[name] = _split_list_field(values).to_sparse()
-            else:
-                inputs[name] = _one_value_per_row(values)
+            if sparse_layout is None:
+                sparse_layout = _one_value_per_row_indices(tf.size(values, out_type=tf.int64))
+            indices, dense_shape = sparse_layout
+            inputs[name] = tf.SparseTensor(indices, values, dense_shape)
         return inputs
