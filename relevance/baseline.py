@@ -99,7 +99,9 @@ class BM25Baseline:
         """BM25(query, item text) / sum of the query terms' idf, per record."""
         scores = []
         for record in records:
-            query_terms = set(tokenize(str(record.get(contract.QUERY, ""))))
+            # Sorted: summing idf in set order would vary with the hash seed, and the
+            # last-bit differences reorder tied scores from one process to the next.
+            query_terms = sorted(set(tokenize(str(record.get(contract.QUERY, "")))))
             document = tokenize(item_text(record))
             counts = collections.Counter(document)
             length_norm = self.k1 * (1 - self.b + self.b * len(document) / self.average_length)

@@ -65,3 +65,29 @@ def test_bm25_needs_labels():
 def test_empty_predict():
     model = fit_bm25_baseline([{"query": "a", "title": "a", "grade": 2}], num_grades=2)
     assert model.predict_proba([]).shape == (0, 2)
+
+
+
+# Long queries: with two terms the idf sum is the same in either order, with more it is not.
+_SCORES_IN_A_FRESH_PROCESS = """
+from relevance.baseline import fit_bm25_baseline
+words = "red blue oak lamp sofa desk chair rug small large modern classic".split()
+records = [{"query": " ".join(words[q:q + 6]), "title": " ".join(words[i % 12:i % 12 + 4]),
+            "grade": 1 + i % 3} for q in range(6) for i in range(q, q + 12)]
+print(fit_bm25_baseline(records, 3).normalised_scores(records).tobytes().hex())
+"""
+
+
+def test_scores_do_not_depend_on_the_hash_seed():
+    """Bit-identical scores across processes: ties must rank the same in every run."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = {
+        subprocess.run([sys.executable, "-c", _SCORES_IN_A_FRESH_PROCESS], check=True,
+                       capture_output=True, text=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(outputs) == 1
