@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from relevance import contract
 from trainer.teacher.config import TeacherConfig
-from trainer.teacher.item_text import ItemTextBuilder, truncate_words
+from trainer.teacher.item_text import MATCH_MARKER, ItemTextBuilder, truncate_words
 
 
 def _raw(**fields):
@@ -81,3 +81,37 @@ def test_config_round_trip_and_partial_budgets():
                                       "unknown": True})
     assert config.field_budgets["title"] == 4 and config.field_budgets["description"] > 0
     assert TeacherConfig.from_dict(config.to_dict()) == config
+
+
+def test_item_words_found_in_the_query_are_marked_in_every_field():
+    builder = ItemTextBuilder(mark_query_matches=True)
+    _, item = builder(
+        _raw(query=["Red SHOES"], title=["Bright red running shoes, red!"],
+             board_titles=["Shoes\nOutfits"])
+    )
+    m = MATCH_MARKER
+    assert _decode(item) == [
+        f"title: bright red{m} running shoes,{m} red!{m} | boards: shoes;{m} outfits"]
+
+
+def test_no_marks_without_overlap_or_query_or_when_off():
+    on, off = ItemTextBuilder(mark_query_matches=True), ItemTextBuilder()
+    raw = _raw(query=["blue boots", "", "red"], title=["red shoes", "red shoes", "shoes"])
+    assert _decode(on(raw)[1]) == ["title: red shoes", "title: red shoes", "title: shoes"]
+    assert _decode(off(_raw(query=["red"], title=["red shoes"]))[1]) == ["title: red shoes"]
+
+
+def test_marks_non_latin_scripts_in_a_graph():
+    builder = ItemTextBuilder(fields=("title",), mark_query_matches=True)
+    _, item = tf.function(builder)(
+        _raw(query=["Красные туфли", "赤い 靴"], title=["КРАСНЫЕ туфли для бега", "靴 と 帽子"])
+    )
+    m = MATCH_MARKER
+    assert _decode(item) == [f"title: красные{m} туфли{m} для бега", f"title: 靴{m} と 帽子"]
+
+
+def test_marking_is_on_by_default_for_the_built_in_teacher_only():
+    assert TeacherConfig().marks_query_matches() is True
+    assert TeacherConfig(preset="bert_tiny_en_uncased").marks_query_matches() is False
+    assert TeacherConfig(preset="x", mark_query_matches=True).marks_query_matches() is True
+    assert ItemTextBuilder.from_config(TeacherConfig()).mark_query_matches is True

@@ -132,9 +132,9 @@ def test_corpus_words_and_item_text_punctuation_are_whole_pieces():
     # A unigram model trained on word counts split these into characters ("▁ t i t l e").
     proto = vocabulary.train_sentencepiece(_word_counts(), vocabulary_size=1000)
     model = sentencepiece.SentencePieceProcessor(model_proto=proto)
-    pieces = model.encode("title: red running shoes | boards: schuhe; trainers", out_type=str)
-    assert pieces == ["▁title", ":", "▁red", "▁running", "▁shoes", "▁", "|", "▁boards",
-                      ":", "▁schuhe", ";", "▁trainers"]
+    pieces = model.encode("title: red running shoes⟧ | boards: schuhe;⟧ trainers", out_type=str)
+    assert pieces == ["▁title", ":", "▁red", "▁running", "▁shoes", "⟧", "▁", "|", "▁boards",
+                      ":", "▁schuhe", ";", "⟧", "▁trainers"]
 
 
 def test_byte_fallback_leaves_no_unknown_tokens_on_unseen_scripts(proto):
@@ -230,3 +230,21 @@ def test_run_fn_end_to_end_with_the_default_preset(tmp_path):
     probabilities = signatures[contract.SIGNATURE_EXAMPLES].outputs[
         contract.OUTPUT_PROBABILITIES]
     assert [d.size for d in probabilities.tensor_shape.dim] == [-1, NUM_GRADES]
+
+
+def test_a_dropped_field_never_reaches_the_teacher(tmp_path, proto):
+    # As `relevance run --teacher-drop-field description` configures it (tests/test_cli.py).
+    config = TeacherConfig.from_dict(
+        {**TINY, "fields": [f for f in contract.ITEM_TEXT_FIELDS if f != "description"]})
+    preset = write_default_preset(str(tmp_path / "preset"), proto, config, NUM_GRADES)
+    teacher = TeacherModel.from_preset(preset, NUM_GRADES, config)
+    raw = {name: tf.constant(["", ""]) for name in contract.RAW_SIGNATURE_INPUTS}
+    raw.update(query=tf.constant(["red shoes", "red shoes"]),
+               title=tf.constant(["Red running shoes", "Blue winter coat"]))
+    with_description = dict(raw, description=tf.constant(["Light shoes for road", "Warm"]))
+    _, item = teacher.segments(with_description)
+    # The default teacher also marks the title words found in the query.
+    assert [text.decode() for text in item.numpy()] == ["title: red⟧ running shoes⟧",
+                                                        "title: blue winter coat"]
+    np.testing.assert_array_equal(teacher.predict_probabilities(raw).numpy(),
+                                  teacher.predict_probabilities(with_description).numpy())

@@ -89,6 +89,9 @@ class TeacherConfig:
     max_list_entries: int = 8
     # The default vocabulary is learned from lower-cased words, so the text is lowered too.
     lowercase: bool = True
+    # Mark item words that also occur in the query (item_text.MATCH_MARKER). None = on
+    # for the default from-scratch teacher, off for a pretrained `preset`.
+    mark_query_matches: Optional[bool] = None
     seed: int = 13
 
     def __post_init__(self):
@@ -113,6 +116,12 @@ class TeacherConfig:
             )
         # A partial dict of budgets overrides the defaults field by field.
         self.field_budgets = {**DEFAULT_FIELD_BUDGETS, **dict(self.field_budgets)}
+
+    def marks_query_matches(self) -> bool:
+        """Whether the item text marks query matches (resolves None by `preset`)."""
+        if self.mark_query_matches is None:
+            return self.preset is None
+        return bool(self.mark_query_matches)
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-serialisable dict (tuples become lists)."""

@@ -7,7 +7,8 @@ in-process: scripts never seen in training still tokenize to byte pieces, never 
 (BPE, not unigram: on word-count input the unigram trainer leaves frequent words split
 into single characters, e.g. "title" -> "▁ t i t l e", which multiplies the sequence
 length and hides the words from a small model.) The punctuation of the item text
-(field markers "title: ...", separators " | " and "; ") is kept as single pieces.
+(field markers "title: ...", separators " | " and "; ", the query-match marker) is
+kept as single pieces.
 Special ids follow the fairseq / XLM-R layout (<unk>=0, <s>=1, </s>=2) expected by
 `keras_hub.models.XLMRobertaTokenizer`.
 
@@ -45,7 +46,8 @@ MIN_VOCABULARY_SIZE = 300
 # The punctuation the item text builder adds; whole pieces instead of byte fallback.
 ITEM_TEXT_PUNCTUATION = tuple(sorted({
     char
-    for text in (item_text.FIELD_SEPARATOR, item_text.LIST_ENTRY_SEPARATOR, ": ")
+    for text in (item_text.FIELD_SEPARATOR, item_text.LIST_ENTRY_SEPARATOR, ": ",
+                 item_text.MATCH_MARKER)
     for char in text.strip()
 }))
 
