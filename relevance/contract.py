@@ -16,6 +16,8 @@ it back through the signatures described at the bottom of this module.
 | link_description   | string          | item text, landing page description                      |
 | engaged_queries    | list of strings | item text, queries that engaged with the item            |
 | board_titles       | list of strings | item text, boards / collections the item was saved to    |
+| image              | string          | optional path or URI of the item image (not item text)   |
+| image_bytes        | bytes           | optional encoded item image (not item text)              |
 | language           | string          | optional: detected from the text when absent             |
 | grade              | int 1..G        | optional: 1 = highly irrelevant ... G = highly relevant   |
 | num_<name>         | float           | optional numeric features, e.g. num_engagement_rate      |
@@ -39,6 +41,13 @@ ITEM_SCALAR_TEXT_FIELDS = (
 )
 ITEM_LIST_TEXT_FIELDS = ("engaged_queries", "board_titles")
 ITEM_TEXT_FIELDS = ITEM_SCALAR_TEXT_FIELDS + ITEM_LIST_TEXT_FIELDS
+
+# The item image, as a path / URI or as encoded bytes (PNG, JPEG, GIF, BMP). Optional, not
+# item text: models never read it; the ImageCaptioner turns it into `image_caption`.
+# Written to a tf.Example only when set. In CSV / JSONL, `image_bytes` is base64 text.
+IMAGE = "image"
+IMAGE_BYTES = "image_bytes"
+IMAGE_FIELDS = (IMAGE, IMAGE_BYTES)
 
 # Every string feature that is always present (possibly empty) in a written tf.Example.
 SCALAR_STRING_FEATURES = (QUERY, QUERY_ID, ITEM_ID, LANGUAGE) + ITEM_SCALAR_TEXT_FIELDS

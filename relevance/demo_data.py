@@ -18,6 +18,8 @@ other than 5 grades, grades are mapped linearly onto 1..G.
 `labeled.jsonl` holds English queries only (human raters are English-speaking);
 `unlabeled.csv` holds every language, English included, and no grade column. Image
 captions are English in every language because they come from a vision-language model.
+Many items also name a small generated image (`image`, relative to the data directory;
+see `relevance.demo_images`), mostly items without a caption, for the image captioner.
 """
 
 import csv
@@ -26,11 +28,12 @@ import json
 import logging
 import os
 import random
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
 from relevance import contract
+from relevance.demo_images import image_reference, write_demo_images
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +193,7 @@ NUM_ENGAGEMENT_RATE = contract.NUMERIC_FEATURE_PREFIX + "engagement_rate"
 COLUMNS = (
     (contract.QUERY_ID, contract.QUERY, contract.ITEM_ID, contract.LANGUAGE)
     + contract.ITEM_TEXT_FIELDS
-    + (NUM_ENGAGEMENT_RATE,)
+    + (NUM_ENGAGEMENT_RATE, contract.IMAGE)
 )
 LABELED_LANGUAGE = "en"
 
@@ -216,7 +219,8 @@ def write_demo_data(
 ) -> dict:
     """Write `labeled.jsonl` and `unlabeled.csv` under `out_dir`; return their paths.
 
-    The same arguments always give byte-identical files.
+    The images the items name are written to `out_dir/images/`. The same arguments
+    always give byte-identical files.
 
     Example:
         >>> import tempfile
@@ -226,11 +230,14 @@ def write_demo_data(
     """
     if num_grades < 2:
         raise ValueError(f"num_grades must be at least 2, got {num_grades}")
+    # Images come from their own generators so the rest of the data does not change.
     labeled_rows = _generate_rows(
-        random.Random(f"labeled-{seed}"), num_labeled, (LABELED_LANGUAGE,), "L", num_grades
+        random.Random(f"labeled-{seed}"), num_labeled, (LABELED_LANGUAGE,), "L", num_grades,
+        image_rng=random.Random(f"labeled-images-{seed}"),
     )
     unlabeled_rows = _generate_rows(
-        random.Random(f"unlabeled-{seed}"), num_unlabeled, LANGUAGES, "U", num_grades
+        random.Random(f"unlabeled-{seed}"), num_unlabeled, LANGUAGES, "U", num_grades,
+        image_rng=random.Random(f"unlabeled-images-{seed}"),
     )
     for row in unlabeled_rows:
         del row[contract.GRADE]
@@ -240,6 +247,7 @@ def write_demo_data(
         "labeled": os.path.join(out_dir, "labeled.jsonl"),
         "unlabeled": os.path.join(out_dir, "unlabeled.csv"),
     }
+    write_demo_images(out_dir)
     _write_text(paths["labeled"], _to_jsonl(labeled_rows))
     _write_text(paths["unlabeled"], _to_csv(unlabeled_rows, random.Random(f"csv-{seed}")))
     logger.info(
@@ -270,7 +278,8 @@ def relevance_grade(query: Attributes, item: Attributes) -> int:
 
 
 def _generate_rows(
-    rng: random.Random, num_rows: int, languages: Tuple[str, ...], prefix: str, num_grades: int
+    rng: random.Random, num_rows: int, languages: Tuple[str, ...], prefix: str, num_grades: int,
+    image_rng: Optional[random.Random] = None,
 ) -> List[dict]:
     rows: List[dict] = []
     used_queries: Dict[str, set] = {}
@@ -296,6 +305,9 @@ def _generate_rows(
             }
             row.update(_item_text(rng, language, item))
             row[NUM_ENGAGEMENT_RATE] = _engagement_rate(rng, true_grade)
+            row[contract.IMAGE] = image_reference(
+                image_rng, colour=item[1], group=CATEGORY_GROUPS[item[0]],
+                has_caption=bool(row["image_caption"])) if image_rng else ""
             row[contract.GRADE] = _rescale(grade, num_grades)
             rows.append(row)
             if len(rows) == num_rows:
@@ -413,7 +425,8 @@ def _to_jsonl(rows: List[dict]) -> str:
     for row in rows:
         record = {key: value for key, value in row.items()
                   if not (key == contract.LANGUAGE and not value)
-                  and not (key == NUM_ENGAGEMENT_RATE and value is None)}
+                  and not (key == NUM_ENGAGEMENT_RATE and value is None)
+                  and not (key == contract.IMAGE and not value)}
         lines.append(json.dumps(record, ensure_ascii=False))
     return "\n".join(lines) + "\n"
 

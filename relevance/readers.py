@@ -188,7 +188,7 @@ def read_rows(path: str, fmt: str = "auto") -> Iterator[RawRow]:
 def example_to_dict(example: tf.train.Example) -> dict:
     """Convert a `tf.train.Example` into a dict of Python values.
 
-    Bytes are decoded as UTF-8. List fields always become lists; other features
+    Bytes are decoded as UTF-8, except `image_bytes`, which stays bytes. List fields always become lists; other features
     become a scalar when they hold one value, a list when they hold several, and
     None when they hold none.
 
@@ -201,7 +201,9 @@ def example_to_dict(example: tf.train.Example) -> dict:
     fields = {}
     for name, feature in example.features.feature.items():
         kind = feature.WhichOneof("kind")
-        if kind == "bytes_list":
+        if kind == "bytes_list" and name == contract.IMAGE_BYTES:
+            values = list(feature.bytes_list.value)  # an encoded image, not text
+        elif kind == "bytes_list":
             values = [v.decode("utf-8", errors="replace") for v in feature.bytes_list.value]
         elif kind == "int64_list":
             values = list(feature.int64_list.value)

@@ -6,12 +6,16 @@ The canonical record (see `relevance.contract`) is a dict with:
 * every name in `contract.LIST_STRING_FEATURES` as a list of non-empty `str`,
 * `contract.GRADE` as an `int` in 1..G, or None for an unlabeled row,
 * `NUMERIC` ("numeric"): `{"num_<name>": float}` for the numeric features present.
+* `contract.IMAGE` as a `str` path / URI and `contract.IMAGE_BYTES` as encoded image
+  `bytes` ("" / b"" when absent). Both are optional and never count as item text.
 
 `to_record` raises `RecordError` (with a `.reason` code) for a row that cannot be used;
 `check_input_file` runs a whole file through the reader and `to_record` so a user
 mistake is reported before any pipeline work starts.
 """
 
+import base64
+import binascii
 import dataclasses
 import hashlib
 import logging
@@ -97,6 +101,8 @@ def to_record(
 
     record[contract.GRADE] = _parse_grade(fields.get(contract.GRADE), num_grades)
     record[NUMERIC] = _parse_numeric(fields, numeric_features)
+    record[contract.IMAGE] = _as_text(fields.get(contract.IMAGE))
+    record[contract.IMAGE_BYTES] = _parse_image_bytes(fields.get(contract.IMAGE_BYTES))
 
     if not record[contract.QUERY_ID]:
         record[contract.QUERY_ID] = derive_query_id(record[contract.QUERY])
@@ -136,6 +142,10 @@ def record_to_example(record: dict) -> tf.train.Example:
         feature[contract.GRADE].int64_list.value.append(int(record[contract.GRADE]))
     for name, value in sorted(record.get(NUMERIC, {}).items()):
         feature[name].float_list.value.append(float(value))
+    if record.get(contract.IMAGE):
+        feature[contract.IMAGE].bytes_list.value.append(record[contract.IMAGE].encode("utf-8"))
+    if record.get(contract.IMAGE_BYTES):
+        feature[contract.IMAGE_BYTES].bytes_list.value.append(record[contract.IMAGE_BYTES])
     return example
 
 
@@ -162,6 +172,8 @@ def example_to_record(example: tf.train.Example) -> dict:
         for name, value in fields.items()
         if name.startswith(contract.NUMERIC_FEATURE_PREFIX) and isinstance(value, float)
     }
+    record[contract.IMAGE] = _as_text(fields.get(contract.IMAGE))
+    record[contract.IMAGE_BYTES] = _parse_image_bytes(fields.get(contract.IMAGE_BYTES))
     return record
 
 
@@ -272,6 +284,25 @@ def _as_text(value) -> str:
         # A scalar field given as several values (e.g. a multi-valued tf.Example feature).
         return " ".join(part for part in (_as_text(v) for v in value) if part)
     return str(value).strip()
+
+
+def _parse_image_bytes(value) -> bytes:
+    """Encoded image bytes from a tf.Example (bytes) or CSV / JSONL (base64 text).
+
+    Text that is not valid base64 is kept as its UTF-8 bytes rather than rejected: the
+    image is then unreadable, which the ImageCaptioner counts without dropping the row.
+    """
+    if isinstance(value, (list, tuple)):
+        value = value[0] if len(value) == 1 else b""
+    if not value:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    text = str(value).strip()
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text.encode("utf-8")
 
 
 def _is_missing(value) -> bool:

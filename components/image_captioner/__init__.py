@@ -1,0 +1,1 @@
+"""ImageCaptioner: fills `image_caption` from item images with a keras-hub PaliGemma model."""

@@ -1,0 +1,236 @@
+"""ImageCaptioner: a tiny random PaliGemma preset captions tiny images through the executor."""
+
+import base64
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts
+
+from components.image_captioner import counts
+from components.image_captioner.caption_cache import CaptionCache, cache_namespace
+from components.image_captioner.component import ImageCaptioner
+from components.image_captioner.executor import Executor
+from components.image_captioner.tiny_preset import write_tiny_paligemma_preset
+from relevance import contract
+from relevance.records import example_to_record, record_to_example, to_record
+
+MAX_LENGTH = 6
+
+
+def _png(rgb, size=32):
+    pixels = tf.broadcast_to(tf.constant(rgb, tf.uint8), [size, size, 3])
+    return tf.io.encode_png(pixels).numpy()
+
+
+def _record(item_id, **fields):
+    row = {"query": "red mug", "item_id": item_id, "title": f"item {item_id}", "language": "en"}
+    row.update(fields)
+    return record_to_example(to_record(row)).SerializeToString()
+
+
+# item id -> expected outcome of the first run.
+EXPECTED = {
+    "i1": counts.CAPTIONED, "i2": counts.CAPTIONED, "i3": counts.CAPTIONED,
+    "i4": counts.ALREADY_CAPTIONED, "i5": counts.NO_IMAGE,
+    "u1": counts.UNREADABLE_IMAGE, "u2": counts.UNREADABLE_IMAGE, "u3": counts.CAPTIONED,
+}
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory):
+    return write_tiny_paligemma_preset(str(tmp_path_factory.mktemp("tiny_paligemma")))
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    root = tmp_path_factory.mktemp("catalog")
+    images = root / "images"
+    images.mkdir()
+    (images / "red.png").write_bytes(_png((220, 20, 20)))
+    (images / "copy_of_red.png").write_bytes(_png((220, 20, 20)))  # same bytes, other path
+    (images / "blue.png").write_bytes(_png((20, 20, 220)))
+    (images / "corrupt.png").write_bytes(b"this is not an image")
+    green = base64.b64encode(_png((20, 200, 20))).decode("ascii")
+    splits = {
+        contract.SPLIT_TRAIN: [
+            _record("i1", image="images/red.png"),
+            _record("i2", image=str(images / "blue.png")),  # absolute path
+            _record("i3", image="images/copy_of_red.png"),
+            _record("i4", image="images/red.png", image_caption="a red mug"),
+            _record("i5"),
+        ],
+        contract.SPLIT_UNLABELED: [
+            _record("u1", image="images/corrupt.png"),
+            _record("u2", image="images/missing.png"),
+            _record("u3", image_bytes=green),  # base64 in CSV / JSONL
+        ],
+    }
+    for split, records in splits.items():
+        split_dir = root / "examples" / f"Split-{split}"
+        split_dir.mkdir(parents=True)
+        with tf.io.TFRecordWriter(str(split_dir / "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
+            for record in records:
+                w.write(record)
+    artifact = standard_artifacts.Examples()
+    artifact.uri = str(root / "examples")
+    artifact.split_names = artifact_utils.encode_split_names(sorted(splits))
+    return artifact, str(root)
+
+
+def _run(examples, preset, out_dir, cache_dir, prompt="caption en\n"):
+    artifact, image_root = examples
+    output = standard_artifacts.Examples()
+    output.uri = str(out_dir)
+    Executor().Do(
+        {"examples": [artifact]},
+        {"captioned_examples": [output]},
+        {"preset": preset, "prompt": prompt, "max_length": MAX_LENGTH, "batch_size": 2,
+         "cache_dir": str(cache_dir), "image_root": image_root},
+    )
+    records = {}
+    for split in artifact_utils.decode_split_names(output.split_names):
+        pattern = os.path.join(artifact_utils.get_split_uri([output], split), "*.gz")
+        for raw in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type="GZIP"):
+            record = example_to_record(tf.train.Example.FromString(raw.numpy()))
+            records[record[contract.ITEM_ID]] = (split, record)
+    with open(os.path.join(output.uri, counts.COUNTS_FILE_NAME)) as handle:
+        return output, records, json.load(handle)
+
+
+@pytest.fixture(scope="module")
+def first_run(examples, preset, tmp_path_factory):
+    cache_dir = tmp_path_factory.mktemp("cache")
+    return _run(examples, preset, tmp_path_factory.mktemp("out1"), cache_dir), cache_dir
+
+
+def test_captions_written_for_items_with_images_only(first_run):
+    (output, records, report), _ = first_run
+    assert set(records) == set(EXPECTED)
+    for item_id, (split, record) in records.items():
+        assert split == (contract.SPLIT_TRAIN if item_id.startswith("i") else contract.SPLIT_UNLABELED)
+        caption = record["image_caption"]
+        if EXPECTED[item_id] == counts.CAPTIONED:
+            assert caption, item_id
+        elif EXPECTED[item_id] == counts.ALREADY_CAPTIONED:
+            assert caption == "a red mug"
+        else:
+            assert caption == "", item_id
+    # Same bytes under two paths: one image, one caption.
+    assert records["i1"][1]["image_caption"] == records["i3"][1]["image_caption"]
+    assert records["u3"][1][contract.IMAGE_BYTES].startswith(b"\x89PNG")
+    assert artifact_utils.decode_split_names(output.split_names) == ["train", "unlabeled"]
+    assert output.get_string_custom_property("file_format") == "tfrecords_gzip"
+
+
+def test_counts_reconcile_and_name_every_outcome(first_run):
+    (output, _, report), _ = first_run
+    assert report["in"] == report["out"] == len(EXPECTED)
+    for outcome in counts.OUTCOMES:
+        assert report[outcome] == sum(v == outcome for v in EXPECTED.values()), outcome
+    assert report["by_split"] == {"train": {"in": 5, "out": 5}, "unlabeled": {"in": 3, "out": 3}}
+    assert report["distinct_images"] == {"generated": 3, "from_cache": 0}
+    assert output.get_int_custom_property("caption_unreadable_image") == 2
+
+
+def test_cache_prevents_recomputation(first_run, examples, preset, tmp_path):
+    (_, first_records, _), cache_dir = first_run
+    _, records, report = _run(examples, preset, tmp_path / "out2", cache_dir)
+    assert report["distinct_images"] == {"generated": 0, "from_cache": 3}
+    assert (report["captioned"], report["cached"]) == (0, 4)
+    assert {k: r["image_caption"] for k, (_, r) in records.items()} == {
+        k: r["image_caption"] for k, (_, r) in first_records.items()}
+
+    # The cache is keyed by model setting too: another prompt or length starts afresh.
+    namespace = cache_namespace(preset, "caption en\n", MAX_LENGTH)
+    assert namespace != cache_namespace(preset, "describe en\n", MAX_LENGTH)
+    assert namespace != cache_namespace(preset, "caption en\n", MAX_LENGTH + 1)
+
+
+def test_cache_entries_are_keyed_by_image_content(first_run, preset):
+    (_, records, _), cache_dir = first_run
+    import hashlib
+
+    cache = CaptionCache(str(cache_dir), cache_namespace(preset, "caption en\n", MAX_LENGTH))
+    red = hashlib.sha256(_png((220, 20, 20))).hexdigest()
+    assert cache.get(red) == records["i1"][1]["image_caption"]
+
+
+def test_component_rejects_missing_preset():
+    from tfx.types import channel_utils
+
+    examples = channel_utils.as_channel([standard_artifacts.Examples()])
+    with pytest.raises(ValueError):
+        ImageCaptioner(examples=examples, preset="")
+    captioner = ImageCaptioner(examples=examples, preset="pali_gemma_3b_mix_224", max_length=8)
+    assert captioner.outputs["captioned_examples"].type_name == "Examples"
+
+
+def test_pipeline_has_the_captioner_only_when_enabled(tmp_path):
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import EXAMPLE_GEN, IMAGE_CAPTIONER, create_components
+
+    config = PipelineConfig.for_workdir(str(tmp_path))
+    ids = [component.id for component in create_components(config)]
+    assert IMAGE_CAPTIONER not in ids
+
+    config.caption_images, config.caption_preset = True, "pali_gemma_3b_mix_224"
+    components = {component.id: component for component in create_components(config)}
+    assert list(components)[:2] == [EXAMPLE_GEN, IMAGE_CAPTIONER]
+    captioned = components[IMAGE_CAPTIONER].outputs["captioned_examples"]
+    # Everything downstream reads the captioned examples, nothing reads ExampleGen's.
+    readers = [c for c in components.values() if captioned in c.inputs.values()]
+    assert {"StatisticsGen", "Transform", "TeacherTrainer", "PseudoLabeler"} <= {
+        c.id for c in readers}
+    example_gen_output = components[EXAMPLE_GEN].outputs["examples"]
+    assert [c.id for c in components.values() if example_gen_output in c.inputs.values()] == [
+        IMAGE_CAPTIONER]
+
+
+def test_demo_items_name_generated_images(tmp_path):
+    from relevance.demo_data import write_demo_data
+    from relevance.demo_images import DAMAGED_IMAGE
+    from relevance.readers import read_rows
+
+    paths = write_demo_data(str(tmp_path), num_labeled=200, num_unlabeled=200, seed=1)
+    images = [row.fields.get(contract.IMAGE) or "" for key in ("labeled", "unlabeled")
+              for row in read_rows(paths[key])]
+    named = [name for name in images if name]
+    assert 0 < len(named) < len(images)
+    assert DAMAGED_IMAGE in named
+    for name in set(named) - {DAMAGED_IMAGE}:
+        pixels = tf.io.decode_png(open(tmp_path / name, "rb").read())
+        assert pixels.shape == (32, 32, 3)
+
+
+def test_cli_caption_flags_reach_the_config():
+    from relevance import cli
+    from relevance.errors import InputError
+
+    def overrides(*flags):
+        args = cli.build_parser().parse_args(
+            ["compile", "--runner", "kubeflow", "--output", "x.json", *flags])
+        return cli._config_overrides(args)
+
+    assert overrides()["caption_images"] is False
+    chosen = overrides("--caption-images", "--caption-preset", "/presets/pg",
+                       "--caption-prompt", "caption es", "--caption-max-length", "12")
+    assert (chosen["caption_preset"], chosen["caption_prompt"], chosen["caption_max_length"]) == (
+        "/presets/pg", "caption es\n", 12)
+    # A compiled pipeline runs elsewhere: cache and image root default to the pipeline's.
+    assert (chosen["caption_cache_dir"], chosen["caption_image_root"]) == ("", "")
+    with pytest.raises(InputError, match="--caption-preset"):
+        overrides("--caption-images")
+
+
+def test_image_fields_are_carried_but_never_item_text():
+    for name in contract.IMAGE_FIELDS:
+        assert name not in contract.ITEM_TEXT_FIELDS + contract.RAW_SIGNATURE_INPUTS
+    record = to_record({"query": "mug", "item_id": "i1", "title": "Mug", "language": "en",
+                        "image": " gs://bucket/mug.png ", "image_bytes": "not base64!"})
+    assert record[contract.IMAGE] == "gs://bucket/mug.png"
+    assert record[contract.IMAGE_BYTES] == b"not base64!"  # kept: counted unreadable later
+    assert example_to_record(record_to_example(record)) == record
+    plain = to_record({"query": "mug", "item_id": "i2", "title": "Mug", "language": "en"})
+    assert contract.IMAGE not in record_to_example(plain).features.feature
