@@ -37,7 +37,23 @@ class PipelineConfig:
         teacher, student: hyperparameters passed to the Trainers' `custom_config`.
         pseudo_label: PseudoLabeler parameters that differ from its defaults, e.g.
             {"confidence_threshold": 0.5} (see components/pseudo_labeler).
-        min_student_accuracy: Evaluator blesses the student only at or above this.
+        caption_images: run the ImageCaptioner between ExampleGen and everything else;
+            off by default, and then the pipeline is exactly as without it.
+        caption_preset: keras-hub PaliGemma preset name or local preset directory.
+        caption_prompt, caption_max_length, caption_batch_size: prompt given with each
+            image, generated tokens per caption at most, images per model call.
+        caption_cache_dir: caption cache (by image content hash) that persists across
+            runs; "" = `<pipeline_root>/caption_cache`.
+        caption_image_root: directory relative `image` paths are relative to.
+        min_student_accuracy: the gate blesses the student only at or above this
+            accuracy on the held-out human grades.
+        pseudo_eval_percent: share of pseudo-labeled queries the PseudoLabeler holds out
+            of the student's training data, for the `label_source=pseudo` slice.
+        gate_metrics: metrics the validation gate compares (higher is better).
+        student_tolerance: the student must be within this of the teacher on each gate
+            metric (held-out human grades).
+        pushed_tolerance: the student may be at most this worse than the model pushed
+            last on each gate metric.
         beam_pipeline_args: e.g. ["--runner=DataflowRunner", ...]; DirectRunner by default.
         enable_cache: reuse results of components whose inputs did not change.
     """
@@ -54,7 +70,18 @@ class PipelineConfig:
     teacher: Dict[str, Any] = dataclasses.field(default_factory=dict)
     student: Dict[str, Any] = dataclasses.field(default_factory=dict)
     pseudo_label: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    caption_images: bool = False
+    caption_preset: str = ""
+    caption_prompt: str = "caption en\n"
+    caption_max_length: int = 32
+    caption_batch_size: int = 8
+    caption_cache_dir: str = ""
+    caption_image_root: str = ""
     min_student_accuracy: float = 0.0
+    pseudo_eval_percent: float = 10.0
+    gate_metrics: List[str] = dataclasses.field(default_factory=lambda: ["accuracy", "ndcg@10"])
+    student_tolerance: float = 0.05
+    pushed_tolerance: float = 0.0
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
 

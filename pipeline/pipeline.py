@@ -1,25 +1,35 @@
 """The pipeline definition: which components run, wired how. Runners live apart.
 
     ExampleGen (labeled + unlabeled -> train / eval / unlabeled, quarantine)
+      [-> ImageCaptioner (optional: PaliGemma captions for items with images)]
       -> StatisticsGen -> SchemaGen -> ExampleValidator
       -> Transform (corpus statistics over train + unlabeled text)
       -> Trainer "teacher" (multilingual cross-encoder on human grades)
       -> PseudoLabeler (teacher labels the unlabeled split -> student corpus)
       -> Trainer "student" (distilled real-time model)
-      -> Evaluator (held-out human grades, sliced by language) -> Pusher
+      -> Evaluator (student; baseline: the latest pushed model) + TeacherEvaluator
+      -> ValidationGate (tolerance to the teacher, not worse than pushed, BM25 floor) -> Pusher
 """
 
-from typing import List
+import posixpath
+from typing import List, Optional
 
-import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 from tfx.proto import transform_pb2
 
 from components.example_gen.component import relevance_example_gen
 from components.example_gen.options import ExampleGenOptions
+from components.image_captioner.component import ImageCaptioner
 from components.pseudo_labeler.component import PseudoLabeler
 from pipeline.config import PipelineConfig
+from pipeline.evaluation.wiring import (  # noqa: F401 - ids the run summary reads
+    EVALUATOR,
+    GATE,
+    LATEST_PUSHED,
+    TEACHER_EVALUATOR,
+    evaluation_components,
+)
 from relevance import contract
 
 TEACHER_RUN_FN = "trainer.teacher.task.run_fn"
@@ -28,39 +38,30 @@ PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 
 # Component ids, used by the run summary to find each component's outputs in MLMD.
 EXAMPLE_GEN = "ExampleGen"
+IMAGE_CAPTIONER = "ImageCaptioner"
 TEACHER = "TeacherTrainer"
 PSEUDO_LABELER = "PseudoLabeler"
 STUDENT = "StudentTrainer"
-EVALUATOR = "Evaluator"
 PUSHER = "Pusher"
 
 
-def student_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    """Accuracy over G grades on held-out human grades, overall and per language."""
-    accuracy = tfma.MetricConfig(
-        class_name="SparseCategoricalAccuracy",
-        threshold=tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(
-                lower_bound={"value": config.min_student_accuracy}
-            )
-        ),
-    )
-    return tfma.EvalConfig(
-        model_specs=[
-            tfma.ModelSpec(
-                signature_name=contract.SIGNATURE_EXAMPLES,
-                preprocessing_function_names=[contract.SIGNATURE_LABELS],
-                label_key=contract.LABEL_CLASS,
-                prediction_key=contract.OUTPUT_PROBABILITIES,
-            )
-        ],
-        metrics_specs=[
-            tfma.MetricsSpec(
-                metrics=[tfma.MetricConfig(class_name="ExampleCount"), accuracy]
-            )
-        ],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[contract.LANGUAGE])],
-    )
+def image_captioner(config: PipelineConfig, examples) -> Optional[ImageCaptioner]:
+    """The optional captioner over ExampleGen's output; None unless `caption_images`."""
+    if not config.caption_images:
+        return None
+    if not config.caption_preset:
+        raise ValueError("caption_images needs caption_preset: a keras-hub PaliGemma preset "
+                         "name (e.g. pali_gemma_3b_mix_224) or a local preset directory")
+    return ImageCaptioner(
+        examples=examples,
+        preset=config.caption_preset,
+        prompt=config.caption_prompt,
+        max_length=config.caption_max_length,
+        batch_size=config.caption_batch_size,
+        cache_dir=config.caption_cache_dir
+        or posixpath.join(config.pipeline_root, "caption_cache"),
+        image_root=config.caption_image_root,
+    ).with_id(IMAGE_CAPTIONER)
 
 
 def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
@@ -75,6 +76,9 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
         ),
     ).with_id(EXAMPLE_GEN)
     examples = example_gen.outputs["examples"]
+    captioner = image_captioner(config, examples)
+    if captioner is not None:
+        examples = captioner.outputs["captioned_examples"]
 
     statistics_gen = tfx.components.StatisticsGen(examples=examples)
     schema_gen = tfx.components.SchemaGen(
@@ -115,22 +119,20 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
         examples=examples,
         model=teacher.outputs["model"],
         num_grades=config.num_grades,
-        **config.pseudo_label,
+        **{"eval_holdout_percent": config.pseudo_eval_percent, **config.pseudo_label},
     ).with_id(PSEUDO_LABELER)
     student = trainer(
         STUDENT_RUN_FN, pseudo_labeler.outputs["pseudo_labeled"], "student"
     ).with_id(STUDENT)
 
-    evaluator = tfx.components.Evaluator(
-        examples=examples,
-        model=student.outputs["model"],
-        eval_config=student_eval_config(config),
-        example_splits=[contract.SPLIT_EVAL],
-    ).with_id(EVALUATOR)
+    evaluation, blessing = evaluation_components(
+        config, pseudo_labeler.outputs["pseudo_labeled"], teacher.outputs["model"],
+        student.outputs["model"],
+    )
 
     pusher = tfx.components.Pusher(
         model=student.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=blessing,
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=config.serving_model_dir
@@ -140,6 +142,7 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
 
     return [
         example_gen,
+        *([captioner] if captioner is not None else []),
         statistics_gen,
         schema_gen,
         example_validator,
@@ -147,7 +150,7 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
         teacher,
         pseudo_labeler,
         student,
-        evaluator,
+        *evaluation,
         pusher,
     ]
 

@@ -17,9 +17,13 @@ from tfx import v1 as tfx
 from tfx.utils import path_utils
 
 from components.example_gen.executor import QUARANTINE_DIR, read_ingest_counts
+from components.image_captioner import counts as caption_counts
 from components.pseudo_labeler.counts import COUNTS_FILE_NAME
 from pipeline import pipeline as definition
 from pipeline.config import PipelineConfig
+from pipeline.evaluation.gate_report import REPORT_FILE_NAME, read_gate_report
+from pipeline.evaluation.slices import HUMAN_SLICE
+from relevance import contract
 
 _DONE_STATES = (
     metadata_store_pb2.Execution.COMPLETE,
@@ -57,22 +61,30 @@ def _read_json(path: str) -> Dict[str, Any]:
         return json.load(f)
 
 
-def _student_accuracy(evaluation_uri: str) -> Dict[str, Any]:
-    """Held-out accuracy from the Evaluator's TFMA output, overall and per language."""
-    import tensorflow_model_analysis as tfma
+def _student_eval(gate_document: Dict[str, Any]) -> Dict[str, Any]:
+    """The student's metrics on the held-out human grades, overall and per language."""
+    student = gate_document["models"]["student"]
+    prefix = f"{HUMAN_SLICE},{contract.LANGUAGE}="
+    return {
+        "overall": student.get(HUMAN_SLICE),
+        "by_language": {
+            name[len(prefix):]: values for name, values in sorted(student.items())
+            if name.startswith(prefix)
+        },
+    }
 
-    result = tfma.load_eval_result(evaluation_uri)
-    overall, by_language = None, {}
-    for slice_key, metrics in result.slicing_metrics:
-        values = metrics.get("", {}).get("", {})
-        accuracy = values.get("sparse_categorical_accuracy", {}).get("doubleValue")
-        count = values.get("example_count", {}).get("doubleValue")
-        entry = {"accuracy": accuracy, "n": int(count) if count is not None else None}
-        if not slice_key:
-            overall = entry
-        elif slice_key[0][0] == "language":
-            by_language[str(slice_key[0][1])] = entry
-    return {"overall": overall, "by_language": dict(sorted(by_language.items()))}
+
+def _evaluation_gate(gate_uri: str, gate_document: Dict[str, Any]) -> Dict[str, Any]:
+    decision = gate_document["decision"]
+    return {
+        "blessed": decision["blessed"],
+        "reasons": decision["reasons"],
+        "checks": decision["checks"],
+        "policy": decision["policy"],
+        "gate_slice": decision["gate_slice"],
+        "previous_model": gate_document.get("previous_model"),
+        "report": os.path.join(gate_uri, REPORT_FILE_NAME),
+    }
 
 
 def build_run_summary(config: PipelineConfig) -> Dict[str, Any]:
@@ -87,11 +99,21 @@ def build_run_summary(config: PipelineConfig) -> Dict[str, Any]:
     teacher = _latest_outputs(store, name, definition.TEACHER)["model"][0]
     pseudo = _latest_outputs(store, name, definition.PSEUDO_LABELER)["pseudo_labeled"][0]
     evaluator = _latest_outputs(store, name, definition.EVALUATOR)
+    teacher_evaluation = _latest_outputs(store, name, definition.TEACHER_EVALUATOR)[
+        "evaluation"][0]
     pushed = _latest_outputs(store, name, definition.PUSHER)["pushed_model"][0]
 
     ingest = read_ingest_counts(examples.uri)
+    image_captions = None
+    if config.caption_images:
+        captioned = _latest_outputs(store, name, definition.IMAGE_CAPTIONER)["captioned_examples"]
+        image_captions = _read_json(
+            os.path.join(captioned[0].uri, caption_counts.COUNTS_FILE_NAME)
+        )
     pseudo_counts = _read_json(os.path.join(pseudo.uri, COUNTS_FILE_NAME))
-    blessed = bool(_custom(evaluator["blessing"][0], "blessed"))
+    gate_blessing = _latest_outputs(store, name, definition.GATE)["blessing"][0]
+    gate_document = read_gate_report(gate_blessing.uri)
+    blessed = bool(_custom(gate_blessing, "blessed"))
     was_pushed = bool(_custom(pushed, "pushed"))
     return {
         "student": _custom(pushed, "pushed_destination") if was_pushed else None,
@@ -99,7 +121,10 @@ def build_run_summary(config: PipelineConfig) -> Dict[str, Any]:
         "serving_model_dir": config.serving_model_dir,
         "teacher": path_utils.serving_model_path(teacher.uri),
         "evaluation": evaluator["evaluation"][0].uri,
-        "student_eval": _student_accuracy(evaluator["evaluation"][0].uri),
+        "teacher_evaluation": teacher_evaluation.uri,
+        "student_eval": _student_eval(gate_document),
+        "evaluation_gate": _evaluation_gate(gate_blessing.uri, gate_document),
+        "eval_metrics": gate_document["models"],
         "pseudo_labeled": pseudo.uri,
         "examples": examples.uri,
         "quarantine": os.path.join(examples.uri, QUARANTINE_DIR),
@@ -107,9 +132,11 @@ def build_run_summary(config: PipelineConfig) -> Dict[str, Any]:
         "unlabeled_in": ingest["unlabeled_in"],
         "pseudo_labeled_out": pseudo_counts["pseudo_labeled_out"],
         "pseudo_label_filtered": pseudo_counts.get("filtered", {}),
+        "pseudo_held_out": pseudo_counts.get("pseudo_held_out", 0),
         "quarantined": ingest["quarantined"],
         "quarantined_by_reason": ingest["quarantined_by_reason"],
         "splits": ingest["out"],
+        "image_captions": image_captions,
         "num_grades": config.num_grades,
         "pipeline_root": config.pipeline_root,
         "metadata": config.metadata_path,

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 
 from relevance import contract
 from relevance.adapters import crowdflower, xquad_r
+from relevance.caption_flags import add_caption_flags, caption_overrides, prepare_demo_captions
 from relevance.errors import InputError
 from relevance.readers import FILE_ADAPTER_FORMATS, FORMATS
 
@@ -47,16 +48,49 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-batch-size", type=int, default=None)
     parser.add_argument("--teacher-learning-rate", type=float, default=None)
     parser.add_argument("--teacher-sequence-length", type=int, default=None)
+    fields = ", ".join(contract.ITEM_TEXT_FIELDS)
+    parser.add_argument("--teacher-fields", default=None, metavar="F1,F2,...",
+                        help=f"item fields the teacher reads, comma-separated (default: all: "
+                             f"{fields})")
+    parser.add_argument("--teacher-drop-field", action="append", default=None, metavar="FIELD",
+                        help="leave this item field out of the teacher's text, repeatable "
+                             "(field ablations)")
+    parser.add_argument("--teacher-mark-matches", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="mark item words that also occur in the query in the teacher's "
+                             "text (default: on for the built-in teacher, off with "
+                             "--teacher-preset)")
     parser.add_argument("--student-epochs", type=int, default=None)
+    parser.add_argument("--student-human-weight", type=float, default=None,
+                        help="weight of cross-entropy on human grades in the student's loss "
+                             "(default 1; 0 trains on pseudo-labels only)")
+    parser.add_argument("--student-distill-weight", type=float, default=None,
+                        help="weight of the distillation term (KL to the teacher; default 1)")
+    parser.add_argument("--student-temperature", type=float, default=None,
+                        help="distillation temperature T (default 2)")
     parser.add_argument("--confidence-threshold", type=float, default=0.0,
                         help="drop pseudo-labels whose top grade probability is below this")
     parser.add_argument("--max-volume-multiple", type=float, default=100.0,
                         help="keep at most this many pseudo-labels per human label (0: no cap)")
     parser.add_argument("--min-student-accuracy", type=float, default=0.0,
-                        help="the student is pushed only at or above this eval accuracy")
+                        help="the student is pushed only at or above this accuracy on the "
+                             "held-out human grades")
+    parser.add_argument("--student-tolerance", type=float, default=0.05,
+                        help="the student is pushed only within this of the teacher on every "
+                             "gate metric (held-out human grades; default 0.05)")
+    parser.add_argument("--pushed-tolerance", type=float, default=0.0,
+                        help="the student may be at most this worse than the model pushed "
+                             "last on every gate metric (default 0: not worse)")
+    parser.add_argument("--gate-metrics", default="accuracy,ndcg@10", metavar="M1,M2",
+                        help="metrics the validation gate compares: accuracy, qwk, ndcg@5/10/20, "
+                             "auroc_ge_T (default accuracy,ndcg@10)")
+    parser.add_argument("--pseudo-eval-percent", type=float, default=10.0,
+                        help="share of pseudo-labeled queries held out of the student's "
+                             "training data and evaluated as label_source=pseudo (default 10)")
     parser.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                         help="extra Beam pipeline argument, repeatable, e.g. "
                              "--beam-arg=--runner=FlinkRunner")
+    add_caption_flags(parser)
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _teacher_fields(args) -> Optional[List[str]]:
+    """The item fields of --teacher-fields minus --teacher-drop-field; None = the default."""
+    if args.teacher_fields is None and not args.teacher_drop_field:
+        return None
+    chosen = (contract.ITEM_TEXT_FIELDS if args.teacher_fields is None
+              else [name.strip() for name in args.teacher_fields.split(",") if name.strip()])
+    dropped = list(args.teacher_drop_field or [])
+    unknown = [name for name in [*chosen, *dropped] if name not in contract.ITEM_TEXT_FIELDS]
+    if unknown:
+        raise InputError(f"unknown item field(s) {', '.join(unknown)} in --teacher-fields / "
+                         f"--teacher-drop-field; choose from {', '.join(contract.ITEM_TEXT_FIELDS)}")
+    kept = [name for name in contract.ITEM_TEXT_FIELDS if name in chosen and name not in dropped]
+    if not kept:
+        raise InputError("--teacher-fields / --teacher-drop-field leave the teacher no item "
+                         "field; keep at least one")
+    return kept
+
+
 def _teacher_and_student(args) -> Dict[str, Dict]:
     teacher = {
         "preset": args.teacher_preset,
@@ -118,22 +170,55 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "batch_size": args.teacher_batch_size,
         "learning_rate": args.teacher_learning_rate,
         "sequence_length": args.teacher_sequence_length,
+        "fields": _teacher_fields(args),
+        "mark_query_matches": args.teacher_mark_matches,
     }
-    student = {"epochs": args.student_epochs}
+    # Checked here: a bad value would otherwise only fail inside the StudentTrainer.
+    if args.student_temperature is not None and args.student_temperature <= 0:
+        raise InputError(f"--student-temperature must be > 0, got {args.student_temperature}")
+    weights = {"--student-human-weight": args.student_human_weight,
+               "--student-distill-weight": args.student_distill_weight}
+    for flag, weight in weights.items():
+        if weight is not None and weight < 0:
+            raise InputError(f"{flag} must be >= 0, got {weight}")
+    if all(weight == 0 for weight in weights.values()):
+        raise InputError("--student-human-weight and --student-distill-weight are both 0: "
+                         "the student would learn nothing")
+    student = {
+        "epochs": args.student_epochs,
+        "human_weight": args.student_human_weight,
+        "distill_weight": args.student_distill_weight,
+        "temperature": args.student_temperature,
+    }
     drop_unset = lambda d: {k: v for k, v in d.items() if v is not None}  # noqa: E731
     return {"teacher": drop_unset(teacher), "student": drop_unset(student)}
 
 
 def _config_overrides(args) -> Dict:
+    from pipeline.evaluation.gate import GatePolicy, gate_metrics_from_text
+
+    try:  # fail before any component runs, not in the gate at the end
+        gate_metrics = GatePolicy(
+            gate_metrics=gate_metrics_from_text(args.gate_metrics),
+            student_tolerance=args.student_tolerance,
+            pushed_tolerance=args.pushed_tolerance,
+        ).gate_metrics
+    except ValueError as error:
+        raise InputError(f"validation gate flags: {error}") from error
     overrides = dict(
         num_grades=args.num_grades,
         eval_percent=args.eval_percent,
         min_student_accuracy=args.min_student_accuracy,
+        student_tolerance=args.student_tolerance,
+        pushed_tolerance=args.pushed_tolerance,
+        gate_metrics=list(gate_metrics),
+        pseudo_eval_percent=args.pseudo_eval_percent,
         pseudo_label=dict(
             confidence_threshold=args.confidence_threshold,
             max_volume_multiple=args.max_volume_multiple,
         ),
         **_teacher_and_student(args),
+        **caption_overrides(args, getattr(args, "workdir", None) or ""),
     )
     return overrides
 
@@ -183,6 +268,7 @@ def _demo(args) -> None:
         num_grades=args.num_grades,
     )
     print(f"demo data: {paths['labeled']} (graded, English), {paths['unlabeled']} (all languages)")
+    prepare_demo_captions(args, os.path.abspath(args.workdir), data_dir)
     _run_pipeline(args, [paths["labeled"]], [paths["unlabeled"]], "auto")
 
 
@@ -210,17 +296,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.environ.pop("TF_USE_LEGACY_KERAS", None)  # this project is Keras 3 throughout
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    # TFX reports per-component progress through absl. TensorFlow's SavedModel code
-    # silences absl while it saves, then restores the level from absl's *verbosity flag*
-    # (WARNING unless set), so the flag itself must say INFO or progress stops there.
-    from absl import logging as absl_logging
-
-    absl_logging.set_verbosity(absl_logging.INFO)
     for name in ("relevance", "pipeline", "components", "trainer", "serving"):
         logging.getLogger(name).setLevel(logging.INFO)
     if hasattr(args, "num_grades") and args.command != "evaluate":
         _resolve_num_grades(args)
     try:
+        if args.command in ("demo", "run", "compile"):
+            _teacher_and_student(args)  # bad model flags fail before the slow TFX imports
         if args.command == "demo":
             _demo(args)
         elif args.command == "run":

@@ -64,3 +64,53 @@ def test_grade_outside_range_names_the_row(tmp_path, capsys, good_unlabeled):
     )
     assert code == cli.EXIT_USER_ERROR
     assert "labeled.jsonl" in err and "row 1" in err and "1..4" in err
+
+
+def _model_overrides(*flags):
+    args = cli.build_parser().parse_args(["compile", "--runner", "kubeflow", "--output", "x.json",
+                                          *flags])
+    return cli._config_overrides(args)
+
+
+def test_teacher_field_flags_reach_the_teacher_config():
+    from trainer.teacher.config import TeacherConfig
+
+    assert "fields" not in _model_overrides()["teacher"]
+    dropped = _model_overrides("--teacher-drop-field", "image_caption",
+                               "--teacher-drop-field", "board_titles")["teacher"]
+    assert TeacherConfig.from_dict(dropped).fields == (
+        "title", "description", "link_title", "link_description", "engaged_queries")
+    # Contract order whatever the order given; a drop applies to --teacher-fields too.
+    chosen = _model_overrides("--teacher-fields", "board_titles, title,description",
+                              "--teacher-drop-field", "description")["teacher"]
+    assert chosen["fields"] == ["title", "board_titles"]
+
+
+def test_student_loss_flags_reach_the_student_config():
+    from trainer.student.config import StudentConfig
+
+    student = _model_overrides("--student-human-weight", "0", "--student-distill-weight", "2",
+                               "--student-temperature", "1.5")["student"]
+    config = StudentConfig.from_dict(student)
+    assert (config.human_weight, config.distill_weight, config.temperature) == (0.0, 2.0, 1.5)
+    assert _model_overrides()["student"] == {}
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--teacher-drop-field", "captions"], "unknown item field(s) captions"),
+        (["--teacher-fields", "title,titel"], "unknown item field(s) titel"),
+        (["--teacher-fields", "title", "--teacher-drop-field", "title"], "no item field"),
+        (["--student-temperature", "0"], "--student-temperature must be > 0"),
+        (["--student-human-weight", "-1"], "--student-human-weight must be >= 0"),
+        (["--student-human-weight", "0", "--student-distill-weight", "0"], "both 0"),
+    ],
+)
+def test_bad_model_flags_are_a_clear_error(tmp_path, capsys, flags, expected):
+    output = tmp_path / "pipeline.json"
+    code, _, err = _run(["compile", "--runner", "kubeflow", "--output", str(output), *flags],
+                        capsys)
+    assert code == cli.EXIT_USER_ERROR
+    assert err.startswith("error: ") and expected in err
+    assert "Traceback" not in err and not output.exists()

@@ -15,6 +15,11 @@ EXPECTED_COMPONENTS = {
     definition.PSEUDO_LABELER,
     definition.STUDENT,
     definition.EVALUATOR,
+    definition.TEACHER_EVALUATOR,
+    definition.GATE,
+    # Kubeflow runs the latest-blessed-model resolver as two query tasks.
+    f"{definition.LATEST_PUSHED}-model-blessing-resolver",
+    f"{definition.LATEST_PUSHED}-model-resolver",
     definition.PUSHER,
 }
 
@@ -41,5 +46,7 @@ def test_compile_writes_pipeline_spec_with_every_component(tmp_path, capsys):
     assert "components.example_gen.executor.Executor" in text
     assert "components.pseudo_labeler" in text
     assert "trainer.teacher.task.run_fn" in text and "trainer.student.task.run_fn" in text
+    assert "components.validation_gate" in text
+    assert "pipeline.evaluation.tfma_metric" in text  # the custom TFMA metric's module
     assert "--runner=DataflowRunner" in text
     assert "PseudoLabeler" in capsys.readouterr().out

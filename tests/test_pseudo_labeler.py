@@ -18,7 +18,7 @@ from tfx.utils import path_utils
 
 from components.pseudo_labeler import PseudoLabeler, ranking
 from components.pseudo_labeler.executor import Executor
-from components.pseudo_labeler.records import parse_candidate
+from components.pseudo_labeler.records import TEACHER_FEATURES, parse_candidate
 from components.pseudo_labeler.teacher import ScoreWithTeacher
 from relevance import contract
 from trainer.export import RelevanceServingModule, save_serving_module
@@ -268,7 +268,7 @@ def test_outputs_carry_teacher_features_and_human_rows_pass_through(inputs, tmp_
             original = originals[(_text(example, "query_id"), _text(example, "item_id"))]
             for name, feature in original.features.feature.items():
                 assert features[name] == feature, name
-            assert len(features) == len(original.features.feature) + 5
+            assert len(features) == len(original.features.feature) + len(TEACHER_FEATURES)
         else:
             assert contract.GRADE not in features
 
@@ -323,8 +323,21 @@ def test_component_wiring():
     assert labeler.exec_properties == {
         "num_grades": 5, "confidence_threshold": 0.4, "max_volume_multiple": 100.0,
         "max_per_query": 10, "drop_human_labeled_pairs": 1, "balance_languages": 1,
-        "batch_size": 64,
+        "batch_size": 64, "eval_holdout_percent": 0.0,
     }
     assert labeler.with_beam_pipeline_args(["--direct_num_workers=1"]) is labeler
     with pytest.raises(ValueError):
         PseudoLabeler(examples=examples, model=teacher, confidence_threshold=1.5)
+
+
+def test_held_out_queries_go_to_eval_only(inputs, tmp_path_factory):
+    output = _run_cached(inputs, tmp_path_factory, eval_holdout_percent=50.0)
+    train = _read_split(output, contract.SPLIT_TRAIN)
+    eval_rows = _read_split(output, contract.SPLIT_EVAL)
+    held_out = _pairs(eval_rows, "pseudo")
+    assert held_out and not (held_out & _pairs(train, "pseudo"))
+    held_queries = {query for query, _ in held_out}
+    assert not held_queries & {query for query, _ in _pairs(train, "pseudo")}
+    counts = _counts(output)
+    assert counts["pseudo_held_out"] == len(held_out)
+    assert counts["pseudo_labeled_out"] == len(held_out) + len(_pairs(train, "pseudo"))

@@ -14,10 +14,14 @@ class PseudoLabeler(base_beam_component.BaseBeamComponent):
 
     Output `pseudo_labeled` (Examples) has two splits:
       - `train`: every human-graded train row plus the kept pseudo-labeled rows;
-      - `eval`: the human-graded eval rows.
+      - `eval`: the human-graded eval rows, plus the pseudo-labeled rows of the
+        `eval_holdout_percent` % of queries held out (whole queries, by a stable hash
+        of query_id), so models can be evaluated on pseudo-labels they never trained on.
     Every row is the input example unchanged plus `soft_label` (the teacher's
     distribution, on human rows too), `teacher_score`, `teacher_confidence`,
-    `teacher_model` and `label_source` ("human" / "pseudo"). Row accounting is written
+    `teacher_model`, `label_source` ("human" / "pseudo"), and the evaluation features
+    `fields_present` (e.g. "title+image_caption") and `reference_grade` (human grade,
+    else the teacher's argmax grade). Row accounting is written
     to `<output uri>/pseudo_label_counts.json` and to the artifact's custom properties;
     rows that cannot be parsed or scored are kept aside under `<output uri>/quarantine/`.
 
@@ -53,6 +57,7 @@ class PseudoLabeler(base_beam_component.BaseBeamComponent):
         drop_human_labeled_pairs: bool = True,
         balance_languages: bool = False,
         batch_size: int = 64,
+        eval_holdout_percent: float = 0.0,
     ):
         """Args:
         examples: Examples with splits train, eval (graded) and unlabeled.
@@ -66,6 +71,8 @@ class PseudoLabeler(base_beam_component.BaseBeamComponent):
         balance_languages: give every language the same share of the volume budget
             (with no volume cap: as many as the smallest language has).
         batch_size: examples per teacher call.
+        eval_holdout_percent: share of pseudo-labeled queries written to `eval`
+            instead of `train` (0-100).
         """
         if num_grades < 2:
             raise ValueError(f"num_grades must be >= 2, got {num_grades}")
@@ -73,6 +80,10 @@ class PseudoLabeler(base_beam_component.BaseBeamComponent):
             raise ValueError(f"confidence_threshold must be in [0, 1], got {confidence_threshold}")
         if max_volume_multiple < 0 or max_per_query < 0:
             raise ValueError("max_volume_multiple and max_per_query must be >= 0")
+        if not 0.0 <= eval_holdout_percent <= 100.0:
+            raise ValueError(
+                f"eval_holdout_percent must be in [0, 100], got {eval_holdout_percent}"
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         pseudo_labeled = types.Channel(type=standard_artifacts.Examples)
@@ -87,5 +98,6 @@ class PseudoLabeler(base_beam_component.BaseBeamComponent):
             drop_human_labeled_pairs=int(bool(drop_human_labeled_pairs)),
             balance_languages=int(bool(balance_languages)),
             batch_size=int(batch_size),
+            eval_holdout_percent=float(eval_holdout_percent),
         )
         super().__init__(spec=spec)

@@ -25,6 +25,7 @@ MAX_PER_QUERY_KEY = "max_per_query"
 DROP_HUMAN_LABELED_PAIRS_KEY = "drop_human_labeled_pairs"
 BALANCE_LANGUAGES_KEY = "balance_languages"
 BATCH_SIZE_KEY = "batch_size"
+EVAL_HOLDOUT_PERCENT_KEY = "eval_holdout_percent"
 
 DEFAULTS = {
     NUM_GRADES_KEY: 5,
@@ -34,6 +35,7 @@ DEFAULTS = {
     DROP_HUMAN_LABELED_PAIRS_KEY: 1,
     BALANCE_LANGUAGES_KEY: 0,
     BATCH_SIZE_KEY: 64,
+    EVAL_HOLDOUT_PERCENT_KEY: 0.0,
 }
 
 _PARAMETER_TYPES = {
@@ -44,6 +46,7 @@ _PARAMETER_TYPES = {
     DROP_HUMAN_LABELED_PAIRS_KEY: int,
     BALANCE_LANGUAGES_KEY: int,
     BATCH_SIZE_KEY: int,
+    EVAL_HOLDOUT_PERCENT_KEY: float,
 }
 
 
@@ -51,7 +54,8 @@ class PseudoLabelerSpec(ComponentSpec):
     """Inputs: ExampleGen examples (train/eval/unlabeled) and the teacher Model.
 
     Output: `pseudo_labeled` Examples with splits train (human + kept pseudo-labels)
-    and eval (human), every row carrying the teacher features of `relevance.contract`.
+    and eval (human, plus the pseudo-labels of held-out queries), every row carrying
+    the teacher features of `relevance.contract`.
     """
 
     PARAMETERS = {

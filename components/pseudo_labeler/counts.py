@@ -20,6 +20,8 @@ from typing import Dict, Mapping
 
 UNLABELED_IN = "unlabeled_in"
 PSEUDO_LABELED_OUT = "pseudo_labeled_out"
+# Pseudo-labeled rows of held-out queries, written to `eval` (part of pseudo_labeled_out).
+PSEUDO_HELD_OUT = "pseudo_held_out"
 HUMAN_TRAIN = "human_train"
 HUMAN_EVAL = "human_eval"
 FILTERED_PREFIX = "filtered/"
@@ -86,6 +88,7 @@ class PseudoLabelCounts:
         report = {
             UNLABELED_IN: int(events.get(UNLABELED_IN, 0)),
             PSEUDO_LABELED_OUT: int(events.get(PSEUDO_LABELED_OUT, 0)),
+            PSEUDO_HELD_OUT: int(events.get(PSEUDO_HELD_OUT, 0)),
             "filtered": {reason: with_prefix(FILTERED_PREFIX).get(reason, 0) for reason in REASONS},
             HUMAN_TRAIN: int(events.get(HUMAN_TRAIN, 0)),
             HUMAN_EVAL: int(events.get(HUMAN_EVAL, 0)),
@@ -119,6 +122,7 @@ class PseudoLabelCounts:
         )
         return (
             report[UNLABELED_IN] == report[PSEUDO_LABELED_OUT] + total_filtered
+            and report.get(PSEUDO_HELD_OUT, 0) <= report[PSEUDO_LABELED_OUT]
             and languages_ok
             and language_totals_ok
         )
@@ -128,7 +132,8 @@ class PseudoLabelCounts:
         nonzero = {r: n for r, n in report["filtered"].items() if n}
         return (
             f"PseudoLabeler: {report[UNLABELED_IN]} unlabeled in, "
-            f"{report[PSEUDO_LABELED_OUT]} pseudo-labeled out, filtered {nonzero or 'none'}; "
+            f"{report[PSEUDO_LABELED_OUT]} pseudo-labeled out "
+            f"({report.get(PSEUDO_HELD_OUT, 0)} held out for eval), filtered {nonzero or 'none'}; "
             f"human train {report[HUMAN_TRAIN]}, human eval {report[HUMAN_EVAL]}, "
             f"human quarantined {report['human_quarantined'] or 'none'}; "
             f"{len(report['by_language'])} languages"

@@ -45,6 +45,7 @@ def _config_from(exec_properties: Dict[str, Any], model_path: str, teacher_id: s
         drop_human_labeled_pairs=bool(get(spec_lib.DROP_HUMAN_LABELED_PAIRS_KEY, int)),
         balance_languages=bool(get(spec_lib.BALANCE_LANGUAGES_KEY, int)),
         batch_size=get(spec_lib.BATCH_SIZE_KEY, int),
+        eval_holdout_percent=get(spec_lib.EVAL_HOLDOUT_PERCENT_KEY, float),
     )
 
 
@@ -70,7 +71,7 @@ def _input_patterns(examples: types.Artifact) -> Dict[str, List[str]]:
 def _record_counts(output: types.Artifact, report: counts_lib.PseudoLabelCounts) -> None:
     values = report.as_dict()
     for name in (counts_lib.UNLABELED_IN, counts_lib.PSEUDO_LABELED_OUT,
-                 counts_lib.HUMAN_TRAIN, counts_lib.HUMAN_EVAL):
+                 counts_lib.PSEUDO_HELD_OUT, counts_lib.HUMAN_TRAIN, counts_lib.HUMAN_EVAL):
         output.set_int_custom_property(name, values[name])
     for reason, number in values["filtered"].items():
         output.set_int_custom_property(f"filtered_{reason}", number)

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 
 import apache_beam as beam
 
-from components.pseudo_labeler import counts, records, selection
+from components.pseudo_labeler import counts, ranking, records, selection
 from components.pseudo_labeler.sharded_writer import WriteDeterministicShards
 from components.pseudo_labeler.teacher import ScoreWithTeacher
 from relevance import contract
@@ -42,6 +42,7 @@ class LabelingConfig:
     drop_human_labeled_pairs: bool = True
     balance_languages: bool = False
     batch_size: int = 64
+    eval_holdout_percent: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +144,24 @@ def _drop_low_confidence(scored, threshold: float):
     return outputs[_PARSED], outputs[_LOW_CONFIDENCE]
 
 
+def is_held_out(query_id: bytes, eval_holdout_percent: float) -> bool:
+    """Whether a query's pseudo-labels go to `eval` (whole queries, by a stable hash).
+
+    Example:
+    >>> is_held_out(b"q1", 0.0), is_held_out(b"q1", 100.0)
+    (False, True)
+    """
+    return ranking.stable_hash(query_id) % 10_000 < eval_holdout_percent * 100
+
+
+def _hold_out_queries(kept, eval_holdout_percent: float):
+    """(train, held-out) pseudo-labeled candidates; held-out queries never reach training."""
+    parts = kept | "HoldOutQueries" >> beam.Partition(
+        lambda candidate, _: int(is_held_out(candidate.query_id, eval_holdout_percent)), 2
+    )
+    return parts[0], parts[1]
+
+
 def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths) -> None:
     """Adds the whole pseudo-labeling graph to `pipeline`."""
     events = []
@@ -215,12 +234,20 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
 
     events.append(_events(kept, "CountOut", lambda c: [
         counts.PSEUDO_LABELED_OUT, counts.language_out(c.language)]))
-    pseudo_out = kept | "ToExample[pseudo]" >> beam.Map(
-        records.to_output_example, contract.LABEL_SOURCE_PSEUDO, config.teacher_id
+    kept, held_out = _hold_out_queries(kept, config.eval_holdout_percent)
+    events.append(_events(held_out, "CountHeldOut", lambda _: counts.PSEUDO_HELD_OUT))
+    pseudo_out, pseudo_eval_out = (
+        candidates_out
+        | f"ToExample[{label}]"
+        >> beam.Map(records.to_output_example, contract.LABEL_SOURCE_PSEUDO, config.teacher_id)
+        for label, candidates_out in (("pseudo", kept), ("pseudo_eval", held_out))
     )
     train_dir = paths.output_split_dirs[contract.SPLIT_TRAIN]
     outputs.append(_to_dir(human_train_out, train_dir, "HumanTrain"))
     outputs.append(_to_dir(pseudo_out, train_dir, "PseudoTrain"))
+    outputs.append(
+        _to_dir(pseudo_eval_out, paths.output_split_dirs[contract.SPLIT_EVAL], "PseudoEval")
+    )
     for quarantined_split, quarantined in sorted(quarantine.items()):
         outputs.append(_to_dir(quarantined, f"{paths.quarantine_dir}/{quarantined_split}",
                                f"Quarantine[{quarantined_split}]"))

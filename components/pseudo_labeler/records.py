@@ -29,6 +29,15 @@ from relevance import contract
 # Language bucket for rows without a usable language (BCP-47 "undetermined").
 UNKNOWN_LANGUAGE = "und"
 
+# Evaluation features, written on every output row so that every evaluated model (the
+# student, the teacher, a previously pushed model, the BM25 baseline) is sliced and
+# labeled by the data, not by its own export code.
+# "title+description+image_caption": the non-empty item text fields, in contract order.
+FIELDS_PRESENT = "fields_present"
+# The grade evaluation compares against: the human grade on human rows, the teacher's
+# argmax grade on pseudo-labeled rows.
+REFERENCE_GRADE = "reference_grade"
+
 # Features this component writes; an input that already has them would be ambiguous.
 TEACHER_FEATURES = (
     contract.SOFT_LABEL,
@@ -36,6 +45,8 @@ TEACHER_FEATURES = (
     contract.TEACHER_CONFIDENCE,
     contract.TEACHER_MODEL,
     contract.LABEL_SOURCE,
+    FIELDS_PRESENT,
+    REFERENCE_GRADE,
 )
 
 
@@ -88,8 +99,34 @@ def parse_candidate(serialized: bytes) -> Candidate:
     )
 
 
+def fields_present(example: tf.train.Example) -> str:
+    """The non-empty item text fields joined by "+" in contract order, or "none".
+
+    Example:
+    >>> example = tf.train.Example()
+    >>> example.features.feature["title"].bytes_list.value.append(b"Lamp")
+    >>> example.features.feature["board_titles"].bytes_list.value.append(b"Home")
+    >>> fields_present(example)
+    'title+board_titles'
+    """
+    features = example.features.feature
+    present = [
+        name
+        for name in contract.ITEM_TEXT_FIELDS
+        if name in features and any(value.strip() for value in features[name].bytes_list.value)
+    ]
+    return "+".join(present) or "none"
+
+
+def _reference_grade(example: tf.train.Example, probabilities) -> int:
+    grade = example.features.feature.get(contract.GRADE)
+    if grade is not None and grade.int64_list.value:
+        return int(grade.int64_list.value[0])
+    return max(range(len(probabilities)), key=lambda k: probabilities[k]) + 1
+
+
 def to_output_example(candidate: Candidate, label_source: str, teacher_model: str) -> bytes:
-    """The input example unchanged plus the teacher features."""
+    """The input example unchanged plus the teacher and evaluation features."""
     example = tf.train.Example.FromString(candidate.serialized)
     features = example.features.feature
     for name in TEACHER_FEATURES:
@@ -104,5 +141,7 @@ def to_output_example(candidate: Candidate, label_source: str, teacher_model: st
     features[contract.TEACHER_CONFIDENCE].float_list.value.append(candidate.confidence)
     features[contract.TEACHER_MODEL].bytes_list.value.append(teacher_model.encode("utf-8"))
     features[contract.LABEL_SOURCE].bytes_list.value.append(label_source.encode("utf-8"))
+    features[FIELDS_PRESENT].bytes_list.value.append(fields_present(example).encode("utf-8"))
+    features[REFERENCE_GRADE].int64_list.value.append(_reference_grade(example, probabilities))
     # Map fields serialize in arbitrary order unless asked; re-runs must be byte-identical.
     return example.SerializeToString(deterministic=True)

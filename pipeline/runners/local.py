@@ -2,6 +2,7 @@
 
 import os
 
+from absl import logging as absl_logging
 from tfx import v1 as tfx
 
 from pipeline.config import PipelineConfig
@@ -10,6 +11,10 @@ from pipeline.pipeline import create_pipeline
 
 def run_local(config: PipelineConfig) -> None:
     """Runs every component whose inputs changed; unchanged ones come from the cache."""
+    # TFX reports per-component progress through absl. TensorFlow's SavedModel code
+    # silences absl while it saves, then restores the level from absl's *verbosity flag*
+    # (WARNING unless set), so the flag itself must say INFO or progress stops there.
+    absl_logging.set_verbosity(absl_logging.INFO)
     os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
         config.metadata_path

@@ -1,0 +1,1 @@
+"""The ValidationGate component: blesses the student for the Pusher, or not, with reasons."""

@@ -1,0 +1,87 @@
+"""The lexical floor in the pipeline: BM25 fitted on the train split, scored on eval.
+
+`relevance.baseline` is fitted on the rows of the student's train split (every row feeds
+the corpus statistics; the human-graded ones fit the score -> grade mapping) and scored
+on the eval split, with the same labels (`reference_grade`), query grouping and slices
+as the TFMA Evaluators, so its figures sit in the same table as the models'.
+
+Example:
+
+    train = read_examples(["/pseudo_labeled/Split-train/*"])
+    evaluation = read_examples(["/pseudo_labeled/Split-eval/*"])
+    evaluate_bm25(train, evaluation, num_grades=5)["label_source=human"]["ndcg@10"]
+"""
+
+from typing import Dict, List, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from components.pseudo_labeler.records import FIELDS_PRESENT, REFERENCE_GRADE
+from pipeline.evaluation import slices
+from relevance import contract, metrics
+from relevance.baseline import fit_bm25_baseline
+from relevance.records import example_to_record
+
+ModelMetrics = Dict[str, Dict[str, object]]
+
+
+def read_examples(file_patterns: Sequence[str]) -> List[tf.train.Example]:
+    """Every tf.Example in the gzip TFRecord files matching the patterns."""
+    files = sorted(path for pattern in file_patterns for path in tf.io.gfile.glob(pattern))
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    return [tf.train.Example.FromString(record) for record in dataset.as_numpy_iterator()]
+
+
+def _bytes(example: tf.train.Example, name: str) -> str:
+    feature = example.features.feature.get(name)
+    values = feature.bytes_list.value if feature is not None else []
+    return values[0].decode("utf-8", "replace") if values else ""
+
+
+def metrics_by_slice(
+    grades, probabilities, query_keys: Sequence[str], slice_rows: Sequence[dict], num_grades: int
+) -> ModelMetrics:
+    """`relevance.metrics.compute_all` on every slice of `pipeline.evaluation.slices`."""
+    members: Dict[str, List[int]] = {}
+    for index, row in enumerate(slice_rows):
+        for name in slices.slices_of_row(row):
+            members.setdefault(name, []).append(index)
+    grades = np.asarray(grades)
+    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, num_grades)
+    query_keys = np.asarray(query_keys, dtype=object)
+    result = {}
+    for name, rows in sorted(members.items()):
+        values = metrics.compute_all(
+            grades[rows], probabilities[rows], query_keys[rows], num_grades
+        )
+        values["example_count"] = len(rows)
+        values["unlabeled"] = 0  # evaluate_bm25 refuses rows without a grade
+        result[name] = values
+    return result
+
+
+def evaluate_bm25(
+    train: Sequence[tf.train.Example], evaluation: Sequence[tf.train.Example], num_grades: int
+) -> ModelMetrics:
+    """BM25 baseline metrics per slice; rows without a reference grade are not scored."""
+    model = fit_bm25_baseline([example_to_record(e) for e in train], num_grades)
+    labeled = [e for e in evaluation if e.features.feature[REFERENCE_GRADE].int64_list.value]
+    if len(labeled) != len(evaluation):
+        raise ValueError(
+            f"{len(evaluation) - len(labeled)} of {len(evaluation)} eval rows have no "
+            f"{REFERENCE_GRADE}: the eval split must come from the PseudoLabeler"
+        )
+    slice_rows = [
+        {name: _bytes(e, name)
+         for name in (contract.LANGUAGE, contract.LABEL_SOURCE, FIELDS_PRESENT)}
+        for e in labeled
+    ]
+    return metrics_by_slice(
+        [e.features.feature[REFERENCE_GRADE].int64_list.value[0] for e in labeled],
+        model.predict_proba([example_to_record(e) for e in labeled]),
+        [f"{row[contract.LABEL_SOURCE]}/{_bytes(e, contract.QUERY_ID)}"
+         for row, e in zip(slice_rows, labeled)],
+        slice_rows,
+        num_grades,
+    )
