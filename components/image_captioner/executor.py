@@ -7,11 +7,10 @@ from typing import Any, Dict, List
 import tensorflow as tf
 from absl import logging
 from tfx import types
-from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
-from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
+from components.examples_io import finish_examples_output, split_file_patterns
 from components.image_captioner import component_spec as spec_lib
 from components.image_captioner import counts as counts_lib
 from components.image_captioner.caption_cache import cache_namespace
@@ -47,19 +46,6 @@ def _config_from(exec_properties: Dict[str, Any], output_uri: str) -> Captioning
         cache_namespace=cache_namespace(settings.preset, settings.prompt, settings.max_length),
         image_root=str(get(spec_lib.IMAGE_ROOT_KEY)),
     )
-
-
-def _input_patterns(examples: types.Artifact) -> Dict[str, List[str]]:
-    payload_format = examples_utils.get_payload_format(examples)
-    if payload_format != example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE:
-        raise ValueError(
-            "ImageCaptioner reads tf.Examples; input payload format is "
-            f"{example_gen_pb2.PayloadFormat.Name(payload_format)}"
-        )
-    return {
-        split: examples_utils.get_split_file_patterns([examples], split)
-        for split in artifact_utils.decode_split_names(examples.split_names)
-    }
 
 
 def run_captioning(config: CaptioningConfig, paths: CaptioningPaths,
@@ -105,7 +91,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         logging.info("ImageCaptioner: %s, cache %s/%s", config.settings, config.cache_dir,
                      config.cache_namespace)
 
-        patterns = _input_patterns(examples)
+        patterns = split_file_patterns(examples, "ImageCaptioner")
         output.split_names = artifact_utils.encode_split_names(sorted(patterns))
         paths = CaptioningPaths(
             input_patterns=patterns,
@@ -117,12 +103,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         )
         report = run_captioning(config, paths, self._make_beam_pipeline)
 
-        with tf.io.gfile.GFile(
-            posixpath.join(output.uri, counts_lib.COUNTS_FILE_NAME), "w"
-        ) as counts_file:
-            counts_file.write(report.to_json())
-        examples_utils.set_payload_format(output, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
-        examples_utils.set_file_format(output, "tfrecords_gzip")
+        finish_examples_output(output, counts_lib.COUNTS_FILE_NAME, report.to_json())
         values = report.as_dict()
         for name in (counts_lib.IN, counts_lib.OUT, *counts_lib.OUTCOMES):
             output.set_int_custom_property(f"caption_{name}", values[name])

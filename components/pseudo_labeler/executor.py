@@ -7,12 +7,11 @@ from typing import Any, Dict, List
 import tensorflow as tf
 from absl import logging
 from tfx import types
-from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
-from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from components.examples_io import finish_examples_output, split_file_patterns
 from components.pseudo_labeler import component_spec as spec_lib
 from components.pseudo_labeler import counts as counts_lib
 from components.pseudo_labeler import sharded_writer
@@ -47,25 +46,6 @@ def _config_from(exec_properties: Dict[str, Any], model_path: str, teacher_id: s
         batch_size=get(spec_lib.BATCH_SIZE_KEY, int),
         eval_holdout_percent=get(spec_lib.EVAL_HOLDOUT_PERCENT_KEY, float),
     )
-
-
-def _input_patterns(examples: types.Artifact) -> Dict[str, List[str]]:
-    payload_format = examples_utils.get_payload_format(examples)
-    if payload_format != example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE:
-        raise ValueError(
-            "PseudoLabeler reads tf.Examples; input payload format is "
-            f"{example_gen_pb2.PayloadFormat.Name(payload_format)}"
-        )
-    available = artifact_utils.decode_split_names(examples.split_names)
-    missing = [split for split in INPUT_SPLITS if split not in available]
-    if missing:
-        raise ValueError(
-            f"examples at {examples.uri} lack splits {missing} (has {available}); "
-            f"PseudoLabeler needs {list(INPUT_SPLITS)}"
-        )
-    return {
-        split: examples_utils.get_split_file_patterns([examples], split) for split in INPUT_SPLITS
-    }
 
 
 def _record_counts(output: types.Artifact, report: counts_lib.PseudoLabelCounts) -> None:
@@ -113,7 +93,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         # Outside the split directories, which readers glob whole.
         scratch_dir = posixpath.join(output.uri, _SCRATCH_DIR_NAME)
         paths = LabelingPaths(
-            input_patterns=_input_patterns(examples),
+            input_patterns=split_file_patterns(examples, "PseudoLabeler", INPUT_SPLITS),
             output_split_dirs=split_dirs,
             quarantine_dir=posixpath.join(output.uri, QUARANTINE_DIR_NAME),
             scratch_dir=scratch_dir,
@@ -130,12 +110,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             )
         tf.io.gfile.rmtree(scratch_dir)
 
-        with tf.io.gfile.GFile(
-            posixpath.join(output.uri, counts_lib.COUNTS_FILE_NAME), "w"
-        ) as counts_file:
-            counts_file.write(report.to_json())
-        examples_utils.set_payload_format(output, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
-        examples_utils.set_file_format(output, "tfrecords_gzip")
+        finish_examples_output(output, counts_lib.COUNTS_FILE_NAME, report.to_json())
         _record_counts(output, report)
         logging.info(report.summary())
         if not report.reconciles():
