@@ -30,6 +30,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from relevance import contract
+from serving.batching_parameters import BatchingParameters
 from serving.tensor_codec import string_vector_proto
 
 WARMUP_DIR = "assets.extra"
@@ -166,45 +167,22 @@ def write_model_server_config(
     return path
 
 
-def write_batching_parameters(
-    path: str,
-    max_batch_size: int = 1024,
-    batch_timeout_micros: int = 2000,
-    num_batch_threads: int = 2,
-    max_enqueued_batches: int = 64,
-    allowed_batch_sizes: Sequence[int] = (),
-    enable_large_batch_splitting: bool = True,
-    max_execution_batch_size: Optional[int] = None,
-) -> str:
-    """Writes a BatchingParameters text proto for `--enable_batching --batching_parameters_file`.
+def write_batching_parameters(path: str, parameters: Optional[BatchingParameters] = None,
+                              **fields) -> str:
+    """Writes a BatchingParameters text proto for `--enable_batching --batching_parameters_file`
+    (`fields` are BatchingParameters attributes, used when `parameters` is not given).
 
     TF Serving concatenates queued requests along dimension 0, so with batching on every
     request must send the query once per candidate (`RelevanceClient` does); a 1-entry
     query merged with another request would no longer match its candidates. Here
     `max_batch_size` counts candidates, not requests. Large-batch splitting lets one
     request with more candidates than `max_execution_batch_size` run in pieces.
+    `relevance serve --enable-batching --batching-parameters-file` reads the same file.
     """
-    if max_batch_size < 1 or num_batch_threads < 1 or max_enqueued_batches < 1:
-        raise ValueError("max_batch_size, num_batch_threads and max_enqueued_batches must be >= 1")
-    if allowed_batch_sizes and allowed_batch_sizes[-1] != max_batch_size:
-        raise ValueError("the last allowed_batch_sizes entry must equal max_batch_size (TF Serving rule)")
-    # The message lives in TF Serving's C++ tree, not in tensorflow-serving-api, so the
-    # text form (int fields wrapped in `{ value: ... }`) is written directly.
-    lines = [
-        f"max_batch_size {{ value: {max_batch_size} }}",
-        f"batch_timeout_micros {{ value: {batch_timeout_micros} }}",
-        f"num_batch_threads {{ value: {num_batch_threads} }}",
-        f"max_enqueued_batches {{ value: {max_enqueued_batches} }}",
-    ]
-    lines += [f"allowed_batch_sizes: {size}" for size in allowed_batch_sizes]
-    if enable_large_batch_splitting:
-        lines.append("enable_large_batch_splitting { value: true }")
-        lines.append(
-            f"max_execution_batch_size {{ value: {max_execution_batch_size or max_batch_size} }}"
-        )
+    text = (parameters or BatchingParameters(**fields)).to_text()
     parent = os.path.dirname(path)
     if parent:
         tf.io.gfile.makedirs(parent)
     with tf.io.gfile.GFile(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(text)
     return path

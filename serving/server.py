@@ -2,13 +2,16 @@
 
     relevance serve --model-base-path BASE/MODEL_NAME --model-name NAME --port 8500 \
         [--rest-port 8501] [--host 127.0.0.1] [--poll-seconds 2] [--max-candidates 1000] \
-        [--max-string-bytes 65536] [--max-message-bytes 16MiB] [--tls-cert F --tls-key F]
+        [--max-string-bytes 65536] [--max-message-bytes 16MiB] [--tls-cert F --tls-key F] \
+        [--enable-batching [--batching-parameters-file F]]
 
 It answers PredictionService.Predict / GetModelMetadata, ModelService.GetModelStatus
 and grpc.health.v1.Health/Check exactly as tensorflow_model_server would, so clients
 written against TF Serving work unchanged. The newest version under BASE/MODEL_NAME is
 served and replaced, without failing requests, when a newer version appears. SIGTERM
 stops accepting requests and lets those in flight finish within --grace-seconds.
+With --enable-batching, concurrent requests are merged into one model call, configured
+by the same BatchingParameters file TF Serving reads (see serving/batching_parameters.py).
 """
 
 import argparse
@@ -22,11 +25,14 @@ from typing import Optional
 
 import grpc
 
+from relevance.errors import InputError
+from serving.batching_parameters import BatchingParameters
 from serving.health import HealthService
 from serving.limits import MIB, ServingLimits, parse_byte_size
 from serving.model_registry import ModelRegistry
 from serving.model_service import ModelStatusServicer
 from serving.prediction_service import PredictionServicer
+from serving.request_batcher import RequestBatcher
 from serving.rest import RestGateway
 from serving.signature_runner import SignatureRunner
 
@@ -48,6 +54,8 @@ class RelevanceServer:
         tls_cert / tls_key: PEM files; when given, gRPC and REST use TLS.
         max_workers: threads answering requests; max_concurrent_requests more are
             refused with RESOURCE_EXHAUSTED instead of queueing without bound.
+        batching: when given, concurrent requests are merged into one model call
+            (`RequestBatcher`); None (the default, as in TF Serving) runs each alone.
 
     Example:
 
@@ -68,7 +76,7 @@ class RelevanceServer:
                  poll_seconds: float = 2.0, limits: ServingLimits = ServingLimits(),
                  tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
                  max_workers: int = 16, max_concurrent_requests: int = 256,
-                 grace_seconds: float = 10.0):
+                 grace_seconds: float = 10.0, batching: Optional[BatchingParameters] = None):
         if bool(tls_cert) != bool(tls_key):
             raise ValueError("TLS needs both --tls-cert and --tls-key")
         self.model_base_path = model_base_path.rstrip("/")
@@ -80,6 +88,8 @@ class RelevanceServer:
         self._tls = (tls_cert, tls_key)
         self._max_workers = max_workers
         self._max_concurrent = max_concurrent_requests
+        self._batching = batching
+        self.batcher: Optional[RequestBatcher] = None
         self.runner = SignatureRunner(limits)
         self.registry = ModelRegistry(self.model_name, self.model_base_path, poll_seconds,
                                       warm_up=self.runner.warm_up)
@@ -101,6 +111,8 @@ class RelevanceServer:
         return host_port(host, self.port)
 
     def start(self) -> "RelevanceServer":
+        if self._batching is not None:
+            self.batcher = self.runner.batcher = RequestBatcher(self._batching)
         self.registry.start()
         port, rest_port = self._requested
         options = [
@@ -154,6 +166,8 @@ class RelevanceServer:
             self._rest.stop(grace)
         if done is not None:
             done.wait(grace + 1)
+        if self.batcher is not None:
+            self.batcher.stop()
         self.registry.stop()
         self._finished.set()
         log.info("stopped")
@@ -197,7 +211,28 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
                         help="on SIGTERM, how long requests in flight may take (default 10)")
     parser.add_argument("--tls-cert", default=None, help="PEM certificate chain (enables TLS)")
     parser.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert")
+    parser.add_argument("--enable-batching", action="store_true",
+                        help="merge concurrent requests into one model call (TF Serving's "
+                             "--enable_batching; default off)")
+    parser.add_argument("--batching-parameters-file", default=None, metavar="FILE",
+                        help="BatchingParameters text proto, the file TF Serving reads "
+                             "(default with --enable-batching: max_batch_size 1024, "
+                             "batch_timeout_micros 0, num_batch_threads 2)")
     return parser
+
+
+def batching_from_args(args) -> Optional[BatchingParameters]:
+    """The server's BatchingParameters from --enable-batching / --batching-parameters-file."""
+    if args.batching_parameters_file and not args.enable_batching:
+        raise InputError("--batching-parameters-file needs --enable-batching (as in TF Serving)")
+    if not args.enable_batching:
+        return None
+    if not args.batching_parameters_file:
+        return BatchingParameters(batch_timeout_micros=0)
+    try:
+        return BatchingParameters.from_file(args.batching_parameters_file)
+    except (OSError, ValueError) as error:
+        raise InputError(f"--batching-parameters-file: {error}") from error
 
 
 def serve_main(args) -> int:
@@ -205,6 +240,7 @@ def serve_main(args) -> int:
     limits = ServingLimits(max_candidates=args.max_candidates,
                            max_string_bytes=args.max_string_bytes,
                            max_message_bytes=args.max_message_bytes)
+    batching = batching_from_args(args)
     if not os.path.isdir(args.model_base_path):
         log.warning("%s does not exist yet; serving starts when a version appears there",
                     args.model_base_path)
@@ -213,6 +249,7 @@ def serve_main(args) -> int:
         host=args.host, poll_seconds=args.poll_seconds, limits=limits,
         tls_cert=args.tls_cert, tls_key=args.tls_key, max_workers=args.workers,
         max_concurrent_requests=args.max_concurrent_requests, grace_seconds=args.grace_seconds,
+        batching=batching,
     )
     server.start()
     print(f"serving {server.model_name} on {host_port(args.host, server.port)}"

@@ -8,7 +8,7 @@ candidates or an oversize string are INVALID_ARGUMENT. Errors the graph raises i
 """
 
 import logging
-from typing import Dict, Iterable, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 import grpc
 import numpy as np
@@ -18,6 +18,7 @@ from relevance import contract
 from serving.errors import RequestRejected
 from serving.limits import ServingLimits
 from serving.loaded_version import LoadedVersion
+from serving.request_batcher import RequestBatcher
 from serving.tensor_codec import proto_dtype, proto_shape, proto_to_numpy
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class SignatureRunner:
         limits: per-request bounds (candidates, string bytes, message bytes).
         broadcastable_inputs: inputs that may hold 1 entry while the others hold N (the
             relevance signature repeats a single query over all candidates).
+        batcher: when given, requests whose inputs all have a batch dimension are
+            merged with concurrent ones into one model call (`RequestBatcher`).
 
     Example:
 
@@ -54,9 +57,11 @@ class SignatureRunner:
     """
 
     def __init__(self, limits: ServingLimits,
-                 broadcastable_inputs: Iterable[str] = (contract.QUERY,)):
+                 broadcastable_inputs: Iterable[str] = (contract.QUERY,),
+                 batcher: Optional[RequestBatcher] = None):
         self.limits = limits
         self.broadcastable_inputs = frozenset(broadcastable_inputs)
+        self.batcher = batcher
 
     # -- entry points ------------------------------------------------------------------
 
@@ -109,7 +114,8 @@ class SignatureRunner:
         for request in requests:
             name = request.model_spec.signature_name or contract.SIGNATURE_RAW
             arrays = {key: proto_to_numpy(proto) for key, proto in request.inputs.items()}
-            self._call(version, name, version.input_specs(name), arrays, request.output_filter)
+            self._call(version, name, version.input_specs(name), arrays, request.output_filter,
+                       batch=False)
         if requests:
             return len(requests)
         calls = 0
@@ -184,6 +190,8 @@ class SignatureRunner:
 
     def _check_string_sizes(self, name, values):
         limit = self.limits.max_string_bytes
+        if max(map(len, values), default=0) <= limit:
+            return
         for index, value in enumerate(values):
             if len(value) > limit:
                 raise _invalid(
@@ -193,7 +201,7 @@ class SignatureRunner:
 
     # -- the call ----------------------------------------------------------------------
 
-    def _call(self, version, signature_name, specs, arrays, output_filter):
+    def _call(self, version, signature_name, specs, arrays, output_filter, batch=True):
         function = version.signature(signature_name)
         wanted = list(output_filter)
         known = set(function.structured_outputs.keys())
@@ -201,19 +209,41 @@ class SignatureRunner:
             if name not in known:
                 raise _invalid(f"output_filter names '{name}', not an output of signature "
                                f"'{signature_name}'; its outputs are: {', '.join(sorted(known))}")
-        tensors = {name: tf.constant(arrays[name], dtype=specs[name].dtype) for name in specs}
-        try:
-            outputs = function(**tensors)
-        except tf.errors.InvalidArgumentError as error:
-            raise _invalid(f"the model rejected the inputs: {_first_line(error)}") from None
-        except tf.errors.ResourceExhaustedError as error:
-            raise RequestRejected(grpc.StatusCode.RESOURCE_EXHAUSTED, _first_line(error)) from None
-        except tf.errors.OpError as error:
-            log.exception("signature %s of version %s failed", signature_name, version.version)
-            raise RequestRejected(grpc.StatusCode.INTERNAL,
-                                  f"the model failed: {_first_line(error)}") from None
-        names = wanted or sorted(outputs)
-        return {name: outputs[name].numpy() for name in names}
+
+        def invoke(inputs: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+            return _invoke(function, version, signature_name, specs, inputs, wanted)
+
+        rows = _batch_rows(specs, arrays)
+        if self.batcher is None or not batch or rows is None:
+            return invoke(arrays)
+        # Merged requests are concatenated, so a 1-entry query must cover its own rows.
+        arrays = {name: np.repeat(array, rows, axis=0) if len(array) != rows else array
+                  for name, array in arrays.items()}
+        return self.batcher.run((version, signature_name, tuple(wanted)), arrays, rows, invoke)
+
+
+def _batch_rows(specs, arrays) -> Optional[int]:
+    """Rows of a request whose every input has a free batch dimension, else None."""
+    if not arrays or any(specs[name].shape.rank in (None, 0) or specs[name].shape[0] is not None
+                         for name in arrays):
+        return None
+    return max(len(array) for array in arrays.values())
+
+
+def _invoke(function, version, signature_name, specs, arrays, wanted) -> Dict[str, np.ndarray]:
+    tensors = {name: tf.constant(arrays[name], dtype=specs[name].dtype) for name in specs}
+    try:
+        outputs = function(**tensors)
+    except tf.errors.InvalidArgumentError as error:
+        raise _invalid(f"the model rejected the inputs: {_first_line(error)}") from None
+    except tf.errors.ResourceExhaustedError as error:
+        raise RequestRejected(grpc.StatusCode.RESOURCE_EXHAUSTED, _first_line(error)) from None
+    except tf.errors.OpError as error:
+        log.exception("signature %s of version %s failed", signature_name, version.version)
+        raise RequestRejected(grpc.StatusCode.INTERNAL,
+                              f"the model failed: {_first_line(error)}") from None
+    names = wanted or sorted(outputs)
+    return {name: outputs[name].numpy() for name in names}
 
 
 def _first_line(error: tf.errors.OpError) -> str:

@@ -22,6 +22,7 @@ from tensorflow_serving.apis import (
 )
 
 from relevance import contract
+from serving.batching_parameters import BatchingParameters
 from serving.client import RelevanceClient, add_score_parser, score_main
 from serving.demo_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
@@ -43,9 +44,13 @@ def model_dir(tmp_path_factory):
     return base
 
 
-@pytest.fixture(scope="module")
-def server(model_dir):
-    with RelevanceServer(model_dir, MODEL, port=0, poll_seconds=0, limits=LIMITS) as running:
+# Every test against the server runs with TF Serving's default (each request alone) and
+# with cross-request batching, which must not change any answer or status.
+@pytest.fixture(scope="module", params=[None, BatchingParameters(batch_timeout_micros=0)],
+                ids=["unbatched", "batching"])
+def server(model_dir, request):
+    with RelevanceServer(model_dir, MODEL, port=0, poll_seconds=0, limits=LIMITS,
+                         batching=request.param) as running:
         yield running
 
 
