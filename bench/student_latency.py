@@ -5,8 +5,12 @@ Transform (tft_beam) and `trainer.student.task.run_fn`, then times the SavedMode
 signature. `--model DIR` times an existing student SavedModel instead.
 
     .venv/bin/python bench/student_latency.py [--model DIR] [--calls 300] [--candidates 200]
+    .venv/bin/python bench/student_latency.py --model DIR --profile   # where the time goes
 
-Writes bench/results/student_latency.json and prints it.
+Writes bench/results/student_latency.json and prints it. `--profile` instead traces 20
+calls with the TF profiler on one thread (so that op times are compute, not waiting for a
+shared core) and writes (bench/results/student_profile.json) and prints each op type's
+time per call, heaviest first, and the number of ops a call executes.
 """
 
 import argparse
@@ -28,6 +32,7 @@ import tensorflow as tf  # noqa: E402
 from relevance import contract  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "student_latency.json")
+PROFILE_RESULTS = os.path.join(ROOT, "bench", "results", "student_profile.json")
 G = contract.DEFAULT_NUM_GRADES
 
 
@@ -202,15 +207,82 @@ def measure(model_dir, calls, candidates, warmup=30):
     }
 
 
+def profile_ops(model_dir, candidates, calls=20):
+    """Per-op-type microseconds per call of the raw signature, from a TF profiler trace."""
+    import collections
+    import glob
+    import shutil
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    # One thread: op durations are then compute, not time spent waiting for a core.
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    serve = tf.saved_model.load(model_dir).signatures[contract.SIGNATURE_RAW]
+    request = make_request(candidates)
+    for _ in range(20):
+        serve(**request)
+    log_dir = tempfile.mkdtemp(prefix="student_profile_")
+    tf.profiler.experimental.start(log_dir)
+    for _ in range(calls):
+        serve(**request)[contract.OUTPUT_PROBABILITIES].numpy()
+    tf.profiler.experimental.stop()
+    space = xplane_pb2.XSpace()
+    with open(glob.glob(os.path.join(log_dir, "**", "*.xplane.pb"), recursive=True)[0], "rb") as f:
+        space.ParseFromString(f.read())
+    shutil.rmtree(log_dir, ignore_errors=True)
+    micros, counts = collections.Counter(), collections.Counter()
+    call_micros = 0.0
+    for plane in space.planes:
+        if not plane.name.startswith("/host:CPU"):
+            continue
+        for line in plane.lines:
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if name.startswith("EagerLocalExecute"):  # the whole signature call
+                    call_micros += event.duration_ps / 1e6 / calls
+                # Op events are "<node name>:<op type>"; the rest are runtime spans
+                # ("ExecutorState::Process", ...).
+                if ":" not in name or "::" in name or name.startswith("EagerLocalExecute"):
+                    continue
+                op_type = name.rsplit(":", 1)[1]
+                micros[op_type] += event.duration_ps / 1e6 / calls
+                counts[op_type] += 1 / calls
+    return {
+        "model": model_dir,
+        "candidates": candidates,
+        "call_us": round(call_micros, 1),
+        "ops_per_call": round(sum(counts.values())),
+        "op_us_per_call": round(sum(micros.values()), 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "by_op_type": [
+            {"op": op, "us_per_call": round(us, 1), "count": round(counts[op], 1)}
+            for op, us in micros.most_common()
+        ],
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="student SavedModel dir (default: train a tiny one)")
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--candidates", type=int, default=200)
     parser.add_argument("--output", default=RESULTS)
+    parser.add_argument("--profile", action="store_true",
+                        help="print per-op-type time per call instead (needs --model)")
     args = parser.parse_args(argv)
     if args.calls < 200:
         parser.error("--calls must be >= 200")
+    if args.profile:
+        if not args.model:
+            parser.error("--profile needs --model")
+        report = profile_ops(args.model, args.candidates)
+        output = PROFILE_RESULTS if args.output == RESULTS else args.output
+        os.makedirs(os.path.dirname(output), exist_ok=True)
+        with open(output, "w") as f:
+            json.dump(report, f, indent=2)
+        print(json.dumps(report, indent=2))
+        return report
 
     model_dir = args.model
     build_seconds = None

@@ -18,6 +18,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from relevance import contract
 from trainer.preprocessing import preprocessing_fn
+from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, soften
 from trainer.student.task import run_fn
@@ -70,6 +71,47 @@ def test_config_round_trip_ignores_unknown_keys():
     config = StudentConfig.from_dict({"hidden_units": [8], "epochs": 2, "unknown": True})
     assert config.hidden_units == (8,) and config.epochs == 2
     assert StudentConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+# ------------------------------------------------------------ serving fast paths
+
+_TRICKY_TEXTS = [
+    "Red SHOES, size 42!", "a...b,,,c;;;d e", "tabs\tand\vform\ffeeds\rhere\nnewline",
+    "", "   ", "!!!", "$100 + 50% off | <b>bold</b> [x]{y}~`^", "hello-world_foo.bar",
+    "Ünïcödé — café «crème» 42€", "東京タワー,tokyo; tower", "ΣΊΣΥΦΟΣ naïve:résumé/2",
+    "\u00a0nbsp\u3000ideographic 👍🏽", "x" * 300 + " tail",
+]
+
+
+def test_splitting_case_folded_text_gives_the_normalised_whitespace_tokens():
+    # The serving graph splits `fold_case` text on whitespace + ASCII punctuation with
+    # StringSplit instead of regex-replacing punctuation and then splitting on
+    # whitespace: the tokens must be the same, ASCII-only batches and mixed ones alike.
+    for texts in (_TRICKY_TEXTS, [t for t in _TRICKY_TEXTS if t.isascii()]):
+        texts = tf.constant(texts)
+        reference = tf.strings.split(tx.normalize_text(texts))
+        fast = tx.split_tokens(tx.fold_case(texts))
+        assert fast.to_list() == reference.to_list()
+        assert tx.tokenize(texts).to_list() == reference.to_list()
+
+
+def test_char_ngrams_of_ascii_text_match_the_unicode_path():
+    # An all-ASCII batch takes the raw-byte path; adding one non-ASCII text sends the
+    # whole batch through UnicodeDecode. Both must give the same ids, wherever a
+    # non-ASCII byte sits in the bytes the ASCII test reads.
+    ascii_texts = [t for t in _TRICKY_TEXTS if t.isascii()]
+    fast = tx.char_ngram_ids(tx.normalize_text(tf.constant(ascii_texts)), 64).numpy()
+    # Every byte lane of the 8-byte words, early enough to reach the 64 trigram slots.
+    for position in range(0, 60, 3):
+        odd = "a" * position + "é" + " word"
+        mixed = tx.char_ngram_ids(tx.normalize_text(tf.constant(ascii_texts + [odd])), 64)
+        np.testing.assert_array_equal(mixed.numpy()[:-1], fast)
+        # Alone, the text is detected as non-ASCII too: same ids as beside an "é" at
+        # byte 0, which surely sends the batch through UnicodeDecode.
+        alone = tx.char_ngram_ids(tx.normalize_text(tf.constant([odd])), 64).numpy()
+        unicode_path = tx.char_ngram_ids(tx.normalize_text(tf.constant([odd, "é"])), 64)
+        np.testing.assert_array_equal(alone[0], unicode_path.numpy()[0])
+        np.testing.assert_array_equal(mixed.numpy()[-1], unicode_path.numpy()[0])
 
 
 # ------------------------------------------------------------------- end to end

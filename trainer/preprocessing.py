@@ -21,9 +21,11 @@ Outputs (all dense; `F` = `text_features.NUM_LEXICAL_FIELDS`, field order
 
 Serving cost (the graph runs inside the student's serving signature, one query x N
 candidates): query-side work runs once per distinct query of the batch and is gathered
-back to the rows; all item text is normalised, split and fingerprinted in one pass, and
-the fingerprints serve both BM25 term matching and the hashed word n-grams; character
-n-grams cover the query and the item title only; vocabulary tables are built outside
+back to the rows; all item text is lower-cased, split and fingerprinted in one pass
+(one `StringSplit` on whitespace and ASCII punctuation: no punctuation regex over the
+item text), and the fingerprints serve both BM25 term matching and the hashed word
+n-grams; character n-grams cover the query and the item title only (the only texts
+that still get the punctuation regex); vocabulary tables are built outside
 the traced function, so they are initialised once when the model loads, not per call.
 
 `query_corpus_word_ids` exists so that the `corpus_word_counts` vocabulary (read by the
@@ -150,8 +152,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
 
     # ---- query: once per distinct query ----
     queries, query_of_row = tf.unique(tx.to_string_vector(inputs[contract.QUERY]))
-    normalized_queries = tx.normalize_text(queries)
-    query_ragged = tx.split_tokens(normalized_queries)  # [U, None]
+    folded_queries = tx.fold_case(queries)
+    query_ragged = tx.split_tokens(folded_queries)  # [U, None]
     query_tokens = tx.dense_tokens(query_ragged, tx.MAX_QUERY_TOKENS)  # [U, Q]
     query_fingerprints = tx.padded_fingerprints(query_tokens)
     query_length = tf.cast(query_ragged.row_lengths(), tf.float32)
@@ -161,10 +163,10 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     )
     query_mask = tf.cast(query_tokens[:, :num_terms] != "", tf.float32)
 
-    # ---- item text: every field of every row in one normalisation + split ----
+    # ---- item text: every field of every row in one case folding + split ----
     texts = tx.row_major_texts([inputs[name] for name in _STACKED_FIELDS])  # [B * F]
-    normalized = tx.normalize_text(texts)
-    tokens = tx.split_tokens(normalized)  # [B * F, None]
+    folded = tx.fold_case(texts)
+    tokens = tx.split_tokens(folded)  # [B * F, None]
     token_fingerprints = tokens.with_flat_values(tx.fingerprints(tokens.flat_values))
     text_query_terms = tf.gather(
         query_fingerprints[:, :num_terms], tf.repeat(query_of_row, num_fields)
@@ -216,13 +218,17 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     )
     # Character n-grams: query and title only (the bulk of their signal, a fraction of
     # the per-character work of all item text).
-    title = tf.reshape(normalized, [-1, num_fields])[:, _STACKED_FIELDS.index("title")]
+    title = tx.remove_ascii_punctuation(
+        tf.reshape(folded, [-1, num_fields])[:, _STACKED_FIELDS.index("title")]
+    )
     return {
         tx.QUERY_WORD_IDS: per_row(
             tx.word_ngram_ids(query_fingerprints, tx.MAX_QUERY_WORD_NGRAMS)
         ),
         tx.QUERY_CHAR_IDS: per_row(
-            tx.char_ngram_ids(normalized_queries, tx.MAX_QUERY_CHAR_NGRAMS)
+            tx.char_ngram_ids(
+                tx.remove_ascii_punctuation(folded_queries), tx.MAX_QUERY_CHAR_NGRAMS
+            )
         ),
         tx.ITEM_WORD_IDS: tx.word_ngram_ids(item_word_fingerprints, tx.MAX_ITEM_WORD_NGRAMS),
         tx.ITEM_CHAR_IDS: tx.char_ngram_ids(title, tx.MAX_ITEM_CHAR_NGRAMS),
