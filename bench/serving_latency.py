@@ -117,10 +117,12 @@ def _process_cpu_seconds(pid: int) -> float:
 class ServerProcess:
     """`relevance serve` in a child process on a free loopback port."""
 
-    def __init__(self, base: str, model_name: str, batching: bool, workers: int):
+    def __init__(self, base: str, model_name: str, batching: bool, workers: int,
+                 extra_args: List[str] = ()):
         command = [sys.executable, "-m", "relevance.cli", "serve", "--model-base-path", base,
                    "--model-name", model_name, "--port", "0", "--poll-seconds", "0",
-                   "--workers", str(workers)] + (["--enable-batching"] if batching else [])
+                   "--workers", str(workers), *extra_args]
+        command += ["--enable-batching"] if batching else []
         self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                         stderr=self.log, text=True)
@@ -149,7 +151,8 @@ def bench_model(label: str, model_dir: str, model_name: str, args, scratch: str)
     candidates = sample_candidates(args.candidates, seed=11)
     results = []
     for batching in args.batching:
-        server = ServerProcess(base, model_name, batching == "on", max(args.concurrency) + 2)
+        server = ServerProcess(base, model_name, batching == "on", max(args.concurrency) + 2,
+                               args.server_arg)
         try:
             with RelevanceClient(server.target, model_name, batch_size=args.candidates) as warm:
                 for _ in range(3):
@@ -202,6 +205,9 @@ def main(argv=None) -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--batching", nargs="+", choices=["off", "on"], default=["off", "on"],
                         help="server modes to measure: without and with --enable-batching")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="extra `relevance serve` argument, repeatable "
+                             "(e.g. --server-arg=--intra-op-threads=1)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     if not args.demo and not (args.student and args.teacher):
@@ -218,6 +224,7 @@ def main(argv=None) -> int:
         "demo_models": bool(args.demo),
         "transport": "gRPC Predict over loopback to `relevance serve` in its own process",
         "candidates_per_request": args.candidates,
+        "server_args": args.server_arg,
         "seconds_per_level": args.seconds,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},

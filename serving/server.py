@@ -211,6 +211,12 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
                         help="on SIGTERM, how long requests in flight may take (default 10)")
     parser.add_argument("--tls-cert", default=None, help="PEM certificate chain (enables TLS)")
     parser.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert")
+    parser.add_argument("--intra-op-threads", type=int, default=0, metavar="N",
+                        help="threads one TF op may use (TF Serving's "
+                             "--tensorflow_intra_op_parallelism; default 0: TF picks)")
+    parser.add_argument("--inter-op-threads", type=int, default=0, metavar="N",
+                        help="TF ops run at once (TF Serving's "
+                             "--tensorflow_inter_op_parallelism; default 0: TF picks)")
     parser.add_argument("--enable-batching", action="store_true",
                         help="merge concurrent requests into one model call (TF Serving's "
                              "--enable_batching; default off)")
@@ -235,12 +241,23 @@ def batching_from_args(args) -> Optional[BatchingParameters]:
         raise InputError(f"--batching-parameters-file: {error}") from error
 
 
+def configure_tf_threads(intra_op: int, inter_op: int) -> None:
+    """Sets TF's thread pools (0 keeps TF's choice); must run before any model loads."""
+    if intra_op < 0 or inter_op < 0:
+        raise InputError("--intra-op-threads and --inter-op-threads must be >= 0")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+
+
 def serve_main(args) -> int:
     """Runs the server until SIGTERM or SIGINT; returns the exit code."""
     limits = ServingLimits(max_candidates=args.max_candidates,
                            max_string_bytes=args.max_string_bytes,
                            max_message_bytes=args.max_message_bytes)
     batching = batching_from_args(args)
+    configure_tf_threads(args.intra_op_threads, args.inter_op_threads)
     if not os.path.isdir(args.model_base_path):
         log.warning("%s does not exist yet; serving starts when a version appears there",
                     args.model_base_path)

@@ -18,7 +18,12 @@ from serving.demo_models import copy_lexical_model, sample_candidates
 from serving.errors import RequestRejected
 from serving.export_layout import write_batching_parameters
 from serving.request_batcher import RequestBatcher
-from serving.server import RelevanceServer, add_serve_parser, batching_from_args
+from serving.server import (
+    RelevanceServer,
+    add_serve_parser,
+    batching_from_args,
+    configure_tf_threads,
+)
 
 MODEL = "relevance_student"
 
@@ -155,6 +160,11 @@ def test_serve_flags_select_batching(tmp_path):
     with pytest.raises(InputError, match="max_batch_size must be an integer"):
         batching_from_args(parser.parse_args(
             [*base, "--enable-batching", "--batching-parameters-file", str(tmp_path / "bad.txt")]))
+
+
+def test_thread_flags_must_not_be_negative():
+    with pytest.raises(InputError, match="must be >= 0"):
+        configure_tf_threads(-1, 0)
 
 
 def test_batching_server_answers_concurrent_clients_like_the_saved_model(tmp_path):

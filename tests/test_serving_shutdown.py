@@ -39,7 +39,9 @@ def test_sigterm_finishes_requests_in_flight_then_exits(tmp_path):
     copy_lexical_model(os.path.join(base, "1"), hidden_layers=3, hidden_size=2048)
     process = subprocess.Popen(
         [sys.executable, "-c", LAUNCH, "serve", "--model-base-path", base, "--port", "0",
-         "--poll-seconds", "0", "--grace-seconds", "20"],
+         "--poll-seconds", "0", "--grace-seconds", "20",
+         # The request in flight is inside the batcher, which must drain it too.
+         "--enable-batching", "--intra-op-threads", "1", "--inter-op-threads", "1"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
