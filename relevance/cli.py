@@ -68,6 +68,10 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
                         help="weight of the distillation term (KL to the teacher; default 1)")
     parser.add_argument("--student-temperature", type=float, default=None,
                         help="distillation temperature T (default 2)")
+    parser.add_argument("--student-min-teacher-spread", type=float, default=None,
+                        help="nats; when the teacher's log-probabilities vary across the "
+                             "student's training rows by less than this, scale their "
+                             "departures from each grade's mean up to it (default 0: off)")
     parser.add_argument("--confidence-threshold", type=float, default=0.0,
                         help="drop pseudo-labels whose top grade probability is below this")
     parser.add_argument("--max-volume-multiple", type=float, default=100.0,
@@ -181,6 +185,9 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
     for flag, weight in weights.items():
         if weight is not None and weight < 0:
             raise InputError(f"{flag} must be >= 0, got {weight}")
+    if args.student_min_teacher_spread is not None and args.student_min_teacher_spread < 0:
+        raise InputError("--student-min-teacher-spread must be >= 0, got "
+                         f"{args.student_min_teacher_spread}")
     if all(weight == 0 for weight in weights.values()):
         raise InputError("--student-human-weight and --student-distill-weight are both 0: "
                          "the student would learn nothing")
@@ -189,6 +196,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "human_weight": args.student_human_weight,
         "distill_weight": args.student_distill_weight,
         "temperature": args.student_temperature,
+        "min_teacher_spread": args.student_min_teacher_spread,
     }
     drop_unset = lambda d: {k: v for k, v in d.items() if v is not None}  # noqa: E731
     return {"teacher": drop_unset(teacher), "student": drop_unset(student)}

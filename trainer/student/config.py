@@ -9,8 +9,12 @@ class StudentConfig:
     """Student model and training settings.
 
     `temperature`, `distill_weight` and `human_weight` parameterise
-    `trainer.student.losses.DistillationLoss`. `train_steps` in the Trainer's FnArgs,
-    when set, overrides the epoch length (steps are split evenly over `epochs`).
+    `trainer.student.losses.DistillationLoss`. `min_teacher_spread` (nats; 0 = off) sets
+    its teacher contrast: when the teacher's log-probabilities vary across the training
+    rows by less than this (pooled standard deviation around each grade's mean), their
+    departures from the mean are scaled up to it (see `trainer.student.task`).
+    `train_steps` in the Trainer's FnArgs, when set, overrides the epoch length (steps
+    are split evenly over `epochs`).
 
     Example:
 
@@ -30,6 +34,7 @@ class StudentConfig:
     temperature: float = 2.0
     distill_weight: float = 1.0
     human_weight: float = 1.0
+    min_teacher_spread: float = 0.0
     shuffle_buffer: int = 10000
     seed: int = 42
 

@@ -18,6 +18,17 @@ def pack_targets(soft_label: tf.Tensor, grade: tf.Tensor, num_grades: int) -> tf
     return tf.concat([tf.cast(soft_label, tf.float32), human], axis=1)
 
 
+def amplify_contrast(probabilities: tf.Tensor, center, contrast: float) -> tf.Tensor:
+    """softmax(c + a * (log p - c)): the teacher's row-to-row differences scaled by `a`.
+
+    `center` c (one value per grade) is the teacher's mean log-probability over the
+    training rows; `contrast` a = 1 returns p unchanged.
+    """
+    log_probs = tf.math.log(tf.maximum(probabilities, _EPSILON))
+    center = tf.constant(center, tf.float32)
+    return tf.nn.softmax(center + contrast * (log_probs - center), axis=-1)
+
+
 def soften(probabilities: tf.Tensor, temperature: float) -> tf.Tensor:
     """p^(1/T) renormalised: softmax(log p / T) for a distribution given as probabilities."""
     powered = tf.pow(tf.maximum(probabilities, 0.0), 1.0 / temperature)
@@ -36,6 +47,20 @@ class DistillationLoss(keras.losses.Loss):
         loss = distill_weight * T^2 * KL(p_T || q_T)
              + human_weight * has_grade * CE(one_hot(g - 1), softmax(z))
 
+    With ``teacher_contrast`` a != 1 and ``teacher_center`` c (the teacher's mean
+    log-probability of each grade over the training rows), ``p`` is first replaced by::
+
+        p' = softmax(c + a * (log p - c))              # teacher's contrast scaled by a
+
+    which keeps the teacher's average grade profile and multiplies each row's departure
+    from it by ``a``. An under-trained teacher can rank pairs well (its probabilities move
+    the right way) while every row's distribution stays within ~1% of the corpus average:
+    the KL term then asks the student to reproduce differences far below its training
+    noise, and the student learns the average only. `trainer.student.task` picks ``a``
+    from the data (`StudentConfig.min_teacher_spread`); unlike ``T``, which softens both
+    sides and so leaves the student's optimum ``z = log p`` unchanged, ``a`` changes the
+    targets themselves.
+
     The ``T^2`` factor keeps the gradient scale of the KL term independent of ``T``
     (Hinton et al., 2015), so ``distill_weight`` and ``human_weight`` stay comparable
     when you change the temperature. Per-row losses are averaged over the batch, so
@@ -53,6 +78,8 @@ class DistillationLoss(keras.losses.Loss):
         temperature: T > 0.
         distill_weight: weight of the KL term.
         human_weight: weight of the human cross-entropy term.
+        teacher_contrast: a > 0 (1: the teacher's probabilities as they are).
+        teacher_center: c, G values; required when ``teacher_contrast`` != 1.
 
     Inputs:
         y_true: ``[B, 2G]`` from `pack_targets` (teacher probabilities, human one-hot).
@@ -65,6 +92,10 @@ class DistillationLoss(keras.losses.Loss):
     >>> y_true = np.array([[0.5, 0.5, 0.0, 0.0]], "float32")   # no human grade
     >>> float(loss(y_true, np.zeros((1, 2), "float32")))        # student == teacher
     0.0
+    >>> sharp = DistillationLoss(2, teacher_contrast=3.0, teacher_center=[0.0, 0.0])
+    >>> y_true = np.array([[0.6, 0.4, 0.0, 0.0]], "float32")   # p' = (0.6^3, 0.4^3) / sum
+    >>> abs(float(sharp(y_true, np.log([[0.216, 0.064]]).astype("float32")))) < 1e-6
+    True
     """
 
     def __init__(
@@ -73,6 +104,8 @@ class DistillationLoss(keras.losses.Loss):
         temperature: float = 1.0,
         distill_weight: float = 1.0,
         human_weight: float = 1.0,
+        teacher_contrast: float = 1.0,
+        teacher_center=None,
         name: str = "distillation_loss",
         **kwargs,
     ):
@@ -83,11 +116,27 @@ class DistillationLoss(keras.losses.Loss):
         self.temperature = float(temperature)
         self.distill_weight = float(distill_weight)
         self.human_weight = float(human_weight)
+        if teacher_contrast <= 0:
+            raise ValueError(f"teacher_contrast must be > 0, got {teacher_contrast}")
+        if teacher_contrast != 1.0 and (
+            teacher_center is None or len(teacher_center) != self.num_grades
+        ):
+            raise ValueError(
+                f"teacher_contrast {teacher_contrast} needs teacher_center with "
+                f"{self.num_grades} values, got {teacher_center}"
+            )
+        self.teacher_contrast = float(teacher_contrast)
+        self.teacher_center = (
+            None if teacher_center is None else [float(c) for c in teacher_center]
+        )
 
     def call(self, y_true, y_pred):
         y_true = tf.cast(y_true, tf.float32)
         logits = tf.cast(y_pred, tf.float32)
-        teacher = soften(y_true[:, : self.num_grades], self.temperature)
+        teacher = y_true[:, : self.num_grades]
+        if self.teacher_contrast != 1.0:
+            teacher = amplify_contrast(teacher, self.teacher_center, self.teacher_contrast)
+        teacher = soften(teacher, self.temperature)
         human = y_true[:, self.num_grades :]
 
         student_log_probs_t = tf.nn.log_softmax(logits / self.temperature, axis=-1)
@@ -107,6 +156,8 @@ class DistillationLoss(keras.losses.Loss):
             temperature=self.temperature,
             distill_weight=self.distill_weight,
             human_weight=self.human_weight,
+            teacher_contrast=self.teacher_contrast,
+            teacher_center=self.teacher_center,
         )
         return config
 

@@ -32,6 +32,9 @@ from trainer.student.model import (
 from trainer.student.transform_inputs import TransformInputAdapter
 
 CONFIG_FILENAME = "student_config.json"
+# Upper bound of the teacher contrast: a teacher whose outputs differ only by float
+# rounding has nothing to amplify.
+MAX_TEACHER_CONTRAST = 100.0
 
 
 def _glob(patterns: List[str]) -> List[str]:
@@ -54,6 +57,40 @@ def parse_labels(serialized: tf.Tensor, num_grades: int):
     # Pad so that a batch without any human row still has a first column to read.
     grades = tf.pad(grades, [[0, 0], [0, 1]])[:, 0]
     return parsed[contract.SOFT_LABEL], grades
+
+
+def teacher_log_prob_stats(file_patterns: List[str], num_grades: int, batch_size: int = 1024):
+    """(mean log-probability per grade `[G]`, pooled std around it) of the teacher's labels.
+
+    The spread is sqrt(mean over rows i and grades k of (log p_ik - mean_k)^2), in nats.
+    """
+    dataset = tf.data.TFRecordDataset(_glob(file_patterns), compression_type="GZIP")
+    total = tf.zeros([num_grades], tf.float64)
+    total_squares = tf.zeros([num_grades], tf.float64)
+    rows = 0
+    for serialized in dataset.batch(batch_size):
+        soft_label, _ = parse_labels(serialized, num_grades)
+        log_probs = tf.math.log(tf.maximum(tf.cast(soft_label, tf.float64), 1e-12))
+        total += tf.reduce_sum(log_probs, axis=0)
+        total_squares += tf.reduce_sum(tf.square(log_probs), axis=0)
+        rows += int(tf.shape(log_probs)[0])
+    if not rows:
+        raise ValueError(f"no training rows in {file_patterns}")
+    center = (total / rows).numpy()
+    variance = (total_squares / rows).numpy() - center**2
+    return center.tolist(), float(math.sqrt(max(float(variance.mean()), 0.0)))
+
+
+def teacher_contrast(spread: float, min_spread: float) -> float:
+    """Factor that lifts a teacher spread below `min_spread` up to it (1: unchanged).
+
+    Example:
+    >>> teacher_contrast(0.02, 1.0), teacher_contrast(2.0, 1.0), teacher_contrast(0.5, 0.0)
+    (50.0, 1.0, 1.0)
+    """
+    if min_spread <= 0 or spread >= min_spread:
+        return 1.0
+    return min(MAX_TEACHER_CONTRAST, min_spread / max(spread, 1e-12))
 
 
 def make_dataset(
@@ -127,6 +164,12 @@ def run_fn(fn_args) -> None:
         repeat=bool(eval_steps),
     )
 
+    center, contrast = None, 1.0
+    if config.min_teacher_spread > 0:
+        center, spread = teacher_log_prob_stats(fn_args.train_files, num_grades)
+        contrast = teacher_contrast(spread, config.min_teacher_spread)
+        logging.info("Teacher log-probability spread %.4f nats: contrast %.2f", spread, contrast)
+
     model = build_student_model(config, num_grades)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -135,6 +178,8 @@ def run_fn(fn_args) -> None:
             temperature=config.temperature,
             distill_weight=config.distill_weight,
             human_weight=config.human_weight,
+            teacher_contrast=contrast,
+            teacher_center=center,
         ),
         metrics=[teacher_agreement(num_grades)],
     )
@@ -143,7 +188,8 @@ def run_fn(fn_args) -> None:
         tf.io.gfile.makedirs(fn_args.model_run_dir)
         callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
         with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, CONFIG_FILENAME), "w") as f:
-            json.dump({"num_grades": num_grades, "student": config.to_dict()}, f, indent=2)
+            json.dump({"num_grades": num_grades, "student": config.to_dict(),
+                       "teacher_contrast": contrast, "teacher_center": center}, f, indent=2)
     model.fit(
         train_dataset,
         validation_data=eval_dataset,
