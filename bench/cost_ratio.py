@@ -16,6 +16,11 @@ Cost is CPU seconds (this process, all threads) per pair, and wall seconds per p
 beside it; the headline is the CPU ratio from the latency case. Writes
 bench/results/cost_ratio.json and prints it, then `student is Nx cheaper per pair than
 the teacher`. The target (issue 4) is at least 50x.
+
+`--paper-backbones xlm_roberta_base,mdeberta_v3_base,bert_base_multi` also times the
+base-size backbones the paper compared (`bench/paper_backbones.py`: random weights, so
+cost only; tokeniser and head left out, so a lower bound) and prints the student's ratio
+against each.
 """
 
 import argparse
@@ -34,6 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from bench.paper_backbones import PAPER_BACKBONES, backbone_cpu_us_per_pair  # noqa: E402
 from bench.student_latency import build_demo_student, make_request  # noqa: E402
 from relevance import contract  # noqa: E402
 from trainer.export import load_relevance_model  # noqa: E402
@@ -143,8 +149,21 @@ def main(argv=None) -> Dict:
     parser.add_argument("--candidates", type=int, default=200)
     parser.add_argument("--batch", type=int, default=512, help="pairs per throughput call")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--paper-backbones", default="",
+                        help="comma-separated, from " + ", ".join(PAPER_BACKBONES) + ": also "
+                             "measure these base-size backbones (random weights: cost only) "
+                             "and print the student's ratio against each")
+    parser.add_argument("--paper-pairs", type=int, default=16,
+                        help="pairs per forward pass of a paper backbone (default 16)")
+    parser.add_argument("--paper-sequence-length", type=int, default=128,
+                        help="tokens per pair for the paper backbones (default 128)")
     parser.add_argument("--output", default=RESULTS)
     args = parser.parse_args(argv)
+    paper = [name for name in args.paper_backbones.split(",") if name]
+    unknown = sorted(set(paper) - set(PAPER_BACKBONES))
+    if unknown:
+        parser.error(f"unknown --paper-backbones {', '.join(unknown)}; "
+                     f"choose from {', '.join(PAPER_BACKBONES)}")
 
     teacher_dir, student_dir = models_from_run(args.run) if args.run else (None, None)
     teacher_dir, student_dir = args.teacher or teacher_dir, args.student or student_dir
@@ -178,7 +197,17 @@ def main(argv=None) -> Dict:
         "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
                     "python": platform.python_version(), "tensorflow": tf.__version__},
     }
+    student_cpu = latency["student"]["cpu_us_per_pair"]
+    report["paper_backbones"] = []
+    for name in paper:
+        cost = backbone_cpu_us_per_pair(name, args.paper_pairs, args.paper_sequence_length)
+        cost["over_student_cpu"] = round(cost["cpu_us_per_pair"] / max(student_cpu, 1e-9), 1)
+        report["paper_backbones"].append(cost)
     write_report(report, args.output)
+    for cost in report["paper_backbones"]:
+        print(f"student is {cost['over_student_cpu']}x cheaper per pair than a "
+              f"{cost['backbone']} backbone alone ({cost['cpu_us_per_pair']:.0f} us CPU per pair "
+              f"at {cost['sequence_length']} tokens; random weights, cost only)")
     headline = report["teacher_over_student"]["latency_one_query"]["cpu"]
     batch = report["teacher_over_student"]["throughput_distinct_queries"]["cpu"]
     print(f"student is {headline}x cheaper per pair than the teacher "
