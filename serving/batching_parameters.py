@@ -86,8 +86,9 @@ class BatchingParameters:
         known = {field.name for field in dataclasses.fields(cls)}
         body = re.sub(r"#[^\n]*", "", text)
         wrapped = _WRAPPED.findall(body)
-        plain = _PLAIN.findall(_WRAPPED.sub("", body))
-        leftover = _PLAIN.sub("", _WRAPPED.sub("", body)).strip()
+        unwrapped = _WRAPPED.sub("", body)
+        plain = _PLAIN.findall(unwrapped)
+        leftover = _PLAIN.sub("", unwrapped).strip()
         if leftover:
             raise ValueError(f"{source}: cannot parse {leftover.splitlines()[0]!r} "
                              "(expected `name { value: N }` or `allowed_batch_sizes: N` lines)")

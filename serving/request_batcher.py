@@ -140,7 +140,8 @@ class RequestBatcher:
 
     def _take_batch(self) -> List[_Task]:
         """Holding the lock: removes the oldest task and the queued tasks sharing its key,
-        in arrival order, up to max_batch_size rows."""
+        in arrival order, up to max_batch_size rows (and counts the batch: the counters
+        change only under the lock, since two batch threads may finish at once)."""
         if not self._queue:
             return []
         key, rows, batch, kept = self._queue[0].key, 0, [], collections.deque()
@@ -152,14 +153,15 @@ class RequestBatcher:
                 kept.append(task)
         self._queue = kept
         self._queued_rows -= rows
+        self.calls += 1
+        if len(batch) > 1:
+            self.merged_requests += len(batch)
         return batch
 
     def _execute(self, batch: List[_Task]) -> None:
-        self.calls += 1
         if len(batch) == 1:
             self._run_alone(batch[0])
             return
-        self.merged_requests += len(batch)
         merged = {name: np.concatenate([task.arrays[name] for task in batch])
                   for name in batch[0].arrays}
         try:
