@@ -10,6 +10,9 @@ the held-out test split with `relevance evaluate`.
     .venv/bin/python bench/scaling.py --dataset demo|crowdflower|xquad-r \
         [--data-dir ../shared/data] [--volumes 0,1,10,50,100] --workdir DIR
 
+Every student trains for the same number of optimiser steps (--student-train-steps,
+default 300), so the volumes differ in data, not in training length.
+
 0x trains the student on human grades only: a multiple of 1e-9 gives the PseudoLabeler a
 budget of floor(1e-9 * n) = 0 pseudo-labels (0 itself means "no cap" on the CLI). A volume
 whose budget exceeds the unlabeled pairs is run once, uncapped, and plotted at the volume
@@ -77,6 +80,7 @@ def _run_volume(args, inputs: Dict, multiple: float, label: str) -> Dict:
         "--workdir", pipeline_workdir, "--num-grades", str(inputs["num_grades"]),
         "--eval-percent", str(args.eval_percent),
         "--teacher-epochs", str(args.teacher_epochs), "--student-epochs", str(args.student_epochs),
+        "--student-train-steps", str(args.student_train_steps),
         "--max-volume-multiple", repr(multiple),
     ], os.path.join(args.workdir, "logs", f"run_{label}.log"))
     with open(os.path.join(pipeline_workdir, "run_summary.json")) as handle:
@@ -155,6 +159,7 @@ def build_document(args, inputs: Dict, points: List[Dict], unreached: List[Dict]
         "code_path": os.environ.get("PYTHONPATH", REPO_ROOT),
         "data": inputs,
         "setup": {"teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
+                  "student_train_steps": args.student_train_steps,
                   "eval_percent": args.eval_percent, "human_train": points[0]["human_train"],
                   "unlabeled": points[0]["unlabeled"], "zero_multiple": ZERO_MULTIPLE},
         "points": points,
@@ -177,6 +182,11 @@ def main() -> int:
     # cheap on these small labeled parts, and fewer leave it near chance.
     parser.add_argument("--teacher-epochs", type=int, default=20)
     parser.add_argument("--student-epochs", type=int, default=3)
+    # Every volume's student gets the same optimiser steps, so volumes differ in data
+    # only: by epochs, 88 human rows would get 3 steps and 100x about 100.
+    parser.add_argument("--student-train-steps", type=int, default=300,
+                        help="optimiser steps of every student (0: --student-epochs passes "
+                             "over each volume's rows)")
     parser.add_argument("--eval-percent", type=float, default=10.0,
                         help="labeled queries the pipeline holds out for its own Evaluator")
     parser.add_argument("--report-only", action="store_true",

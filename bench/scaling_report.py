@@ -43,6 +43,12 @@ def _language_rows(document: Dict, metric: str) -> List[str]:
     return lines
 
 
+def _steps_text(setup: Dict) -> str:
+    # Older documents predate the step budget: their students trained by epochs.
+    steps = setup.get("student_train_steps")
+    return f" ({steps} optimiser steps at every volume)" if steps else " (one pass per epoch)"
+
+
 def markdown(document: Dict) -> str:
     """The overall table, and per-language nDCG@10 and accuracy when there are several."""
     setup = document["setup"]
@@ -52,7 +58,7 @@ def markdown(document: Dict) -> str:
         f"{document['data']['description']}. Human train pairs (after the pipeline's eval "
         f"split): {setup['human_train']}; unlabeled pairs: {setup['unlabeled']}; test pairs: "
         f"{document['references_n']}. Teacher epochs {setup['teacher_epochs']}, student epochs "
-        f"{setup['student_epochs']}.",
+        f"{setup['student_epochs']}{_steps_text(setup)}.",
         "",
         *_overall_rows(document),
     ]

@@ -61,6 +61,10 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
                              "text (default: on for the built-in teacher, off with "
                              "--teacher-preset)")
     parser.add_argument("--student-epochs", type=int, default=None)
+    parser.add_argument("--student-train-steps", type=int, default=None,
+                        help="optimiser steps of the student, spread over its epochs, "
+                             "whatever the number of training rows (default 0: one pass "
+                             "over the rows per epoch)")
     parser.add_argument("--student-human-weight", type=float, default=None,
                         help="weight of cross-entropy on human grades in the student's loss "
                              "(default 1; 0 trains on pseudo-labels only)")
@@ -185,6 +189,8 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
     for flag, weight in weights.items():
         if weight is not None and weight < 0:
             raise InputError(f"{flag} must be >= 0, got {weight}")
+    if args.student_train_steps is not None and args.student_train_steps < 0:
+        raise InputError(f"--student-train-steps must be >= 0, got {args.student_train_steps}")
     if args.student_min_teacher_spread is not None and args.student_min_teacher_spread < 0:
         raise InputError("--student-min-teacher-spread must be >= 0, got "
                          f"{args.student_min_teacher_spread}")
@@ -193,6 +199,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
                          "the student would learn nothing")
     student = {
         "epochs": args.student_epochs,
+        "train_steps": args.student_train_steps,
         "human_weight": args.student_human_weight,
         "distill_weight": args.student_distill_weight,
         "temperature": args.student_temperature,

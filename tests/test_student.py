@@ -16,12 +16,13 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_transform.tf_metadata import metadata_io
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from relevance import contract
+from relevance import cli, contract
+from relevance.errors import InputError
 from trainer.preprocessing import preprocessing_fn
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, soften
-from trainer.student.task import run_fn
+from trainer.student.task import run_fn, steps_per_epoch_of
 
 G = 5
 WORDS = (
@@ -71,6 +72,20 @@ def test_config_round_trip_ignores_unknown_keys():
     config = StudentConfig.from_dict({"hidden_units": [8], "epochs": 2, "unknown": True})
     assert config.hidden_units == (8,) and config.epochs == 2
     assert StudentConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_a_step_budget_fixes_the_steps_whatever_the_rows():
+    # Config first, then the Trainer's TrainArgs.num_steps; none: one pass per epoch.
+    assert steps_per_epoch_of(StudentConfig(epochs=3, train_steps=100), 40) == 34
+    assert steps_per_epoch_of(StudentConfig(epochs=2), 40) == 20
+    assert steps_per_epoch_of(StudentConfig(epochs=2), None) is None
+    assert steps_per_epoch_of(StudentConfig(epochs=5, train_steps=2), None) == 1
+    base = ["run", "--labeled", "l.jsonl", "--unlabeled", "u.csv", "--workdir", "w"]
+    parser = cli.build_parser()
+    args = parser.parse_args([*base, "--student-train-steps", "300"])
+    assert cli._teacher_and_student(args)["student"]["train_steps"] == 300
+    with pytest.raises(InputError, match="train-steps"):
+        cli._teacher_and_student(parser.parse_args([*base, "--student-train-steps", "-1"]))
 
 
 # ------------------------------------------------------------ serving fast paths

@@ -13,8 +13,12 @@ class StudentConfig:
     its teacher contrast: when the teacher's log-probabilities vary across the training
     rows by less than this (pooled standard deviation around each grade's mean), their
     departures from the mean are scaled up to it (see `trainer.student.task`).
-    `train_steps` in the Trainer's FnArgs, when set, overrides the epoch length (steps
-    are split evenly over `epochs`).
+    `train_steps` (0 = off), or else the Trainer's `TrainArgs.num_steps`, fixes the
+    number of optimiser steps whatever the data volume: they are split evenly over
+    `epochs` and the training rows are repeated as needed. Without it an epoch is one
+    pass over the rows, so a small training set gets few steps (e.g. 88 rows at batch
+    256: one step per epoch), which confounds data volume with training length when
+    comparing volumes.
 
     Example:
 
@@ -29,6 +33,7 @@ class StudentConfig:
     hidden_units: Tuple[int, ...] = (64, 32)
     dropout: float = 0.1
     epochs: int = 5
+    train_steps: int = 0
     batch_size: int = 256
     learning_rate: float = 3e-3
     temperature: float = 2.0

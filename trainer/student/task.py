@@ -140,6 +140,20 @@ def make_predict_fn(model: keras.Model, tft_layer, adapter: TransformInputAdapte
     return predict
 
 
+def steps_per_epoch_of(config: StudentConfig, trainer_train_steps: Optional[int]):
+    """Steps per epoch when a step budget is set (`config.train_steps`, else the
+    Trainer's `TrainArgs.num_steps`), spread evenly over the epochs; None (one pass over
+    the rows per epoch) without one.
+
+    >>> steps_per_epoch_of(StudentConfig(epochs=3, train_steps=100), None)
+    34
+    >>> steps_per_epoch_of(StudentConfig(epochs=2), 40), steps_per_epoch_of(StudentConfig(), 0)
+    (20, None)
+    """
+    train_steps = config.train_steps or trainer_train_steps
+    return max(1, math.ceil(train_steps / config.epochs)) if train_steps else None
+
+
 def run_fn(fn_args) -> None:
     """Trains the student on the pseudo-labeled corpus and exports it for serving."""
     custom_config = fn_args.custom_config or {}
@@ -152,12 +166,11 @@ def run_fn(fn_args) -> None:
     tft_layer = tft_output.transform_features_layer()
     adapter = TransformInputAdapter(tft_output.raw_feature_spec())
 
-    train_steps = fn_args.train_steps or None
-    steps_per_epoch = max(1, math.ceil(train_steps / config.epochs)) if train_steps else None
+    steps_per_epoch = steps_per_epoch_of(config, fn_args.train_steps)
     eval_steps = fn_args.eval_steps or None
     train_dataset = make_dataset(
         fn_args.train_files, tft_layer, adapter, num_grades, config.batch_size,
-        shuffle_buffer=config.shuffle_buffer, seed=config.seed, repeat=bool(train_steps),
+        shuffle_buffer=config.shuffle_buffer, seed=config.seed, repeat=steps_per_epoch is not None,
     )
     eval_dataset = make_dataset(
         fn_args.eval_files, tft_layer, adapter, num_grades, config.batch_size,
