@@ -143,9 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--format", default="auto", choices=RUN_FORMATS)
     _add_model_flags(compile_)
 
-    from relevance.evaluate import add_evaluate_parser
-    from serving.client import add_score_parser
-    from serving.server import add_serve_parser
+    from relevance.evaluate_flags import add_evaluate_parser
+    from serving.score_flags import add_score_parser
+    from serving.serve_flags import add_serve_parser
 
     add_evaluate_parser(commands)
     add_serve_parser(commands)

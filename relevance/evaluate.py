@@ -38,44 +38,17 @@ import tensorflow as tf
 from relevance import contract, metrics
 from relevance.adapters import ADAPTERS, load_records
 from relevance.errors import InputError, RecordError
-from relevance.readers import FORMATS, read_rows
+from relevance.evaluate_flags import (  # noqa: F401 - add_evaluate_parser: re-exported
+    CANONICAL_FORMATS, DEFAULT_BATCH_SIZE, add_evaluate_parser,
+)
+from relevance.readers import read_rows
 from relevance.records import record_to_example, to_record
 from trainer.export import load_relevance_model
 
 logger = logging.getLogger(__name__)
 
 BASELINE_NAME = "bm25_baseline"
-CANONICAL_FORMATS = ("auto",) + tuple(FORMATS)
-DEFAULT_BATCH_SIZE = 512
 _PROGRESS_SECONDS = 10.0
-
-
-def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the `evaluate` command to an argparse sub-parser collection; return its parser."""
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="score labeled data with exported models; write metrics.json and report.md",
-        description="Score labeled data with exported models (and an optional BM25 "
-                    "baseline); write metrics.json and report.md with plots.",
-    )
-    parser.add_argument("--model", action="append", default=[], metavar="DIR",
-                        help="SavedModel directory or TF Serving base dir (repeatable)")
-    parser.add_argument("--model-name", action="append", default=[], metavar="NAME",
-                        help="name of each --model in the report, in order "
-                             "(default: the directory's name)")
-    parser.add_argument("--data", required=True, help="labeled evaluation data (file or directory)")
-    parser.add_argument("--format", default="auto",
-                        choices=list(CANONICAL_FORMATS) + sorted(ADAPTERS),
-                        help="canonical format or public data set adapter (default: auto)")
-    parser.add_argument("--output", required=True, help="directory for metrics.json and report.md")
-    parser.add_argument("--num-grades", type=int, default=None,
-                        help="G for canonical formats (default 5); adapters set their own G")
-    parser.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="option for the data set adapter, e.g. split=test (repeatable)")
-    parser.add_argument("--baseline-train", default=None, metavar="PATH",
-                        help="labeled training data (same format as --data) for a BM25 baseline")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    return parser
 
 
 def evaluate_main(args: argparse.Namespace) -> int:

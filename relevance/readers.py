@@ -24,10 +24,9 @@ import logging
 import re
 from typing import Iterator, List, Optional, Tuple
 
-import tensorflow as tf
-
 from relevance import contract
 from relevance.errors import InputError
+from relevance.lazy_tensorflow import tf
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +184,7 @@ def read_rows(path: str, fmt: str = "auto") -> Iterator[RawRow]:
     return _read_tfrecord(path)
 
 
-def example_to_dict(example: tf.train.Example) -> dict:
+def example_to_dict(example: "tf.train.Example") -> dict:
     """Convert a `tf.train.Example` into a dict of Python values.
 
     Bytes are decoded as UTF-8, except `image_bytes`, which stays bytes. List fields always become lists; other features

@@ -5,6 +5,8 @@ Modules:
                         batching parameters, latest_version()
     client              RelevanceClient (gRPC Predict) and the `relevance score` command
     server              RelevanceServer and the `relevance serve` command
+    serve_flags         `relevance serve` flags, score_flags `relevance score` flags
+                        (no gRPC / TensorFlow imports: the CLI builds its parser fast)
     model_registry      newest-version loading, polling, hot swap with per-request leases
     loaded_version      one loaded SavedModel version and its signatures
     signature_runner    input validation against a signature, then the call

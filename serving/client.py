@@ -7,7 +7,6 @@ prints one JSON line per candidate, in input order: its item_id (when the candid
 one), `score` (expected grade) and `probabilities` (one per grade, grade 1 first).
 """
 
-import argparse
 import json
 import logging
 import random
@@ -23,6 +22,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_service_p
 from relevance import contract
 from serving.errors import ServingError
 from serving.limits import MIB
+from serving.score_flags import add_score_parser  # noqa: F401 - re-exported
 from serving.tensor_codec import string_vector_proto, to_bytes
 
 log = logging.getLogger(__name__)
@@ -202,23 +202,6 @@ def _read_candidates(path: str) -> List[Dict]:
         raise ValueError(f"{path}: no candidates (one JSON object per line, e.g. "
                          '{"item_id": "1", "title": "red shoes"})')
     return candidates
-
-
-def add_score_parser(subparsers) -> argparse.ArgumentParser:
-    """Adds `score` to a subparsers object; the lead's cli dispatches to score_main."""
-    parser = subparsers.add_parser(
-        "score", help="score candidates for a query with a served model (JSON lines out)")
-    parser.add_argument("--server", required=True, metavar="HOST:PORT")
-    parser.add_argument("--model-name", required=True)
-    parser.add_argument("--query", required=True)
-    parser.add_argument("--candidates", required=True, metavar="FILE.jsonl",
-                        help="one JSON object per line with the item text fields ('-': stdin)")
-    parser.add_argument("--signature", default=contract.SIGNATURE_RAW,
-                        choices=[contract.SIGNATURE_RAW, contract.SIGNATURE_EXAMPLES])
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per call (default 5)")
-    parser.add_argument("--batch-size", type=int, default=256, help="candidates per call (default 256)")
-    parser.add_argument("--tls-ca", default=None, help="PEM CA certificate: connect with TLS")
-    return parser
 
 
 def score_main(args) -> int:

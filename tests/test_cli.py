@@ -23,6 +23,23 @@ def test_help_lists_every_command():
         assert command in result.stdout
 
 
+def test_building_the_parser_does_not_import_tensorflow():
+    # Importing TensorFlow takes seconds: `relevance --help` and flag errors must not wait
+    # for it (only the commands that run models import it).
+    check = "\n".join([
+        "import contextlib, io, sys",
+        "from relevance import cli",
+        "for command in ('', 'demo', 'run', 'compile', 'evaluate', 'serve', 'score'):",
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):",
+        "        cli.main([command, '--help'] if command else ['--help'])",
+        "heavy = sorted(m for m in ('tensorflow', 'grpc', 'tfx') if m in sys.modules)",
+        "print(heavy)",
+        "sys.exit(1 if heavy else 0)",
+    ])
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture
 def good_unlabeled(tmp_path):
     path = tmp_path / "unlabeled.jsonl"

@@ -6,9 +6,8 @@ import re
 from html.parser import HTMLParser
 from typing import Iterable, Iterator, List, Optional
 
-import tensorflow as tf
-
 from relevance.errors import InputError
+from relevance.lazy_tensorflow import tf
 
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _WHITESPACE = re.compile(r"\s+")

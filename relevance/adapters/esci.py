@@ -31,13 +31,13 @@ import os
 from typing import Iterator, Tuple
 
 import pyarrow.parquet as pq
-import tensorflow as tf
 
 from relevance import contract
 from relevance.adapters._text import (
     clean_text, join_text, option_bool, option_list, require_directory, require_file,
 )
 from relevance.errors import InputError
+from relevance.lazy_tensorflow import tf
 
 NUM_GRADES = 4
 EXAMPLES_FILE = "shopping_queries_dataset_examples.parquet"

@@ -33,12 +33,11 @@ import os
 import re
 from typing import Iterator, List, Optional, Tuple
 
-import tensorflow as tf
-
 from relevance import contract
 from relevance.adapters._text import require_file
 from relevance.errors import InputError
 from relevance.language import normalise_language_code
+from relevance.lazy_tensorflow import tf
 
 NUM_GRADES = 2
 _LANGUAGE_IN_NAME = re.compile(r"(?:^|[-_.])([a-z]{2})(?:[-_][a-z]{2})?$", re.IGNORECASE)
