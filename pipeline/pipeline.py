@@ -73,6 +73,8 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
             num_grades=config.num_grades,
             eval_percent=config.eval_percent,
             numeric_features=list(config.numeric_features),
+            # The captioner gives image-only items their text (and quarantines the rest).
+            image_only_items=config.caption_images,
         ),
     ).with_id(EXAMPLE_GEN)
     examples = example_gen.outputs["examples"]

@@ -243,7 +243,8 @@ def _run_pipeline(args, labeled: List[str], unlabeled: List[str], input_format: 
     from relevance.staging import preflight, stage_inputs
 
     workdir = os.path.abspath(args.workdir)
-    checks = preflight(labeled, unlabeled, input_format, args.num_grades)
+    checks = preflight(labeled, unlabeled, input_format, args.num_grades,
+                       caption_images=bool(getattr(args, "caption_images", False)))
     for check in checks:
         bad = check.rows - check.valid
         note = f", {bad} will be quarantined" if bad else ""

@@ -59,6 +59,7 @@ def to_record(
     num_grades: int = contract.DEFAULT_NUM_GRADES,
     numeric_features: Sequence[str] = (),
     detect_missing_language: bool = True,
+    image_only_items: bool = False,
 ) -> dict:
     """Validate one row of raw fields and return the canonical record.
 
@@ -69,6 +70,9 @@ def to_record(
             column whose name starts with `num_`. Missing or empty values are left out.
         detect_missing_language: detect `language` from the text when it is absent;
             when False an absent language stays "".
+        image_only_items: accept an item with no text but with an image (`image` or
+            `image_bytes`), for runs whose ImageCaptioner (`--caption-images`) writes its
+            `image_caption`; the captioner quarantines it if it still has no text then.
 
     Raises:
         RecordError: reason is one of "missing_query", "missing_item_id",
@@ -78,6 +82,9 @@ def to_record(
         >>> to_record({"query": "lamp", "item_id": "i1", "title": "Desk lamp", "grade": "4",
         ...            "language": "EN"})["grade"]
         4
+        >>> to_record({"query": "lamp", "item_id": "i2", "image": "lamp.png", "language": "en"},
+        ...           image_only_items=True)["image"]
+        'lamp.png'
     """
     record = {name: _as_text(fields.get(name)) for name in contract.SCALAR_STRING_FEATURES}
     for name in contract.LIST_STRING_FEATURES:
@@ -93,16 +100,12 @@ def to_record(
             f"the {contract.ITEM_ID!r} field is empty or missing; every item needs an id",
             contract.ITEM_ID,
         )
-    if not any(record[name] for name in contract.ITEM_TEXT_FIELDS):
-        raise RecordError(
-            "missing_item_text",
-            "the item has no text: fill at least one of " + ", ".join(contract.ITEM_TEXT_FIELDS),
-        )
+    record[contract.IMAGE] = _as_text(fields.get(contract.IMAGE))
+    record[contract.IMAGE_BYTES] = _parse_image_bytes(fields.get(contract.IMAGE_BYTES))
+    _check_item_text(record, image_only_items)
 
     record[contract.GRADE] = _parse_grade(fields.get(contract.GRADE), num_grades)
     record[NUMERIC] = _parse_numeric(fields, numeric_features)
-    record[contract.IMAGE] = _as_text(fields.get(contract.IMAGE))
-    record[contract.IMAGE_BYTES] = _parse_image_bytes(fields.get(contract.IMAGE_BYTES))
 
     if not record[contract.QUERY_ID]:
         record[contract.QUERY_ID] = derive_query_id(record[contract.QUERY])
@@ -210,11 +213,13 @@ def check_input_file(
     num_grades: int = contract.DEFAULT_NUM_GRADES,
     require_grades: Optional[bool] = None,
     max_errors_listed: int = 20,
+    image_only_items: bool = False,
 ) -> FileCheck:
     """Read and validate a whole input file; return a `FileCheck` of its rows.
 
     Invalid rows are counted and listed (the pipeline quarantines them). Language
-    detection is skipped here because it does not affect validity.
+    detection is skipped here because it does not affect validity. `image_only_items`
+    is passed to `to_record` (True when the run captions images).
 
     Raises:
         InputError: the file is missing, empty or in the wrong format; no row is valid;
@@ -236,7 +241,12 @@ def check_input_file(
             if first_fields is None:
                 first_fields = raw.fields
             try:
-                record = to_record(raw.fields, num_grades, detect_missing_language=False)
+                record = to_record(
+                    raw.fields,
+                    num_grades,
+                    detect_missing_language=False,
+                    image_only_items=image_only_items,
+                )
             except RecordError as err:
                 reason, message = err.reason, str(err)
             else:
@@ -273,6 +283,22 @@ def check_input_file(
 
 
 # ---------------------------------------------------------------- value parsing
+
+
+def _check_item_text(record: dict, image_only_items: bool) -> None:
+    if any(record[name] for name in contract.ITEM_TEXT_FIELDS):
+        return
+    has_image = any(record[name] for name in contract.IMAGE_FIELDS)
+    if has_image and image_only_items:
+        return
+    message = "the item has no text: fill at least one of " + ", ".join(contract.ITEM_TEXT_FIELDS)
+    if has_image:
+        # The usual cause on image catalogues: the caption that would be its text is off.
+        message += (
+            "; it has an image, so run with --caption-images to caption it into "
+            "image_caption"
+        )
+    raise RecordError("missing_item_text", message)
 
 
 def _as_text(value) -> str:

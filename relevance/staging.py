@@ -39,18 +39,29 @@ def expand_inputs(paths: Sequence[str], role: str) -> List[str]:
 
 
 def preflight(
-    labeled: Sequence[str], unlabeled: Sequence[str], input_format: str, num_grades: int
+    labeled: Sequence[str],
+    unlabeled: Sequence[str],
+    input_format: str,
+    num_grades: int,
+    caption_images: bool = False,
 ) -> List[FileCheck]:
-    """Checks every input file; raises InputError on a file that cannot be used."""
-    checks = [
-        check_input_file(path, input_format, num_grades=num_grades, require_grades=True)
-        for path in expand_inputs(labeled, "labeled")
+    """Checks every input file; raises InputError on a file that cannot be used.
+
+    With `caption_images`, items that have an image but no text are valid: the
+    ImageCaptioner gives them their text (see `records.to_record`, `image_only_items`).
+    """
+    roles = [(path, True) for path in expand_inputs(labeled, "labeled")]
+    roles += [(path, False) for path in expand_inputs(unlabeled, "unlabeled")]
+    return [
+        check_input_file(
+            path,
+            input_format,
+            num_grades=num_grades,
+            require_grades=require_grades,
+            image_only_items=caption_images,
+        )
+        for path, require_grades in roles
     ]
-    checks += [
-        check_input_file(path, input_format, num_grades=num_grades, require_grades=False)
-        for path in expand_inputs(unlabeled, "unlabeled")
-    ]
-    return checks
 
 
 def _same_file(source: str, target: str) -> bool:

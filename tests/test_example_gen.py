@@ -56,12 +56,12 @@ def _write_csv(path, rows):
         writer.writerows(rows)
 
 
-def _run(tmp_path, options=ExampleGenOptions()):
+def _run(tmp_path, options=ExampleGenOptions(), unlabeled=UNLABELED):
     base = tmp_path / "inputs"
     (base / "labeled").mkdir(parents=True)
     (base / "unlabeled").mkdir(parents=True)
     _write_jsonl(base / "labeled" / "labeled.jsonl", LABELED + BAD_LABELED)
-    _write_csv(base / "unlabeled" / "unlabeled.csv", UNLABELED)
+    _write_csv(base / "unlabeled" / "unlabeled.csv", unlabeled)
 
     component = relevance_example_gen(str(base), options)
     exec_properties = dict(component.exec_properties)
@@ -119,6 +119,24 @@ def test_num_grades_is_respected(tmp_path):
     counts = read_ingest_counts(examples.uri)
     graded_five = sum(1 for r in LABELED if r["grade"] == 5)
     assert counts["quarantined_by_reason"]["grade_out_of_range"] == 1 + graded_five
+
+
+def test_options_round_trip_through_custom_config():
+    options = ExampleGenOptions(input_format="csv", num_grades=4, eval_percent=10.0,
+                                numeric_features=["num_clicks"], image_only_items=True)
+    assert ExampleGenOptions.from_custom_config_json(options.to_custom_config_json()) == options
+    assert ExampleGenOptions.from_custom_config_json("").image_only_items is False
+
+
+def test_image_only_items_pass_when_captioning(tmp_path):
+    image_only = {"query": "lamp", "item_id": "u-img", "image": "lamp.png", "grade": ""}
+    examples = _run(tmp_path, ExampleGenOptions(image_only_items=True),
+                    unlabeled=UNLABELED + [image_only])
+    by_id = {r["item_id"]: r for r in _records(examples, "unlabeled")}
+    assert by_id["u-img"]["image"] == "lamp.png" and by_id["u-img"]["title"] == ""
+    # A row with neither text nor image is still quarantined.
+    assert "u-bad" not in by_id
+    assert read_ingest_counts(examples.uri)["quarantined_by_reason"]["missing_item_text"] == 1
 
 
 def test_eval_queries_are_stable_and_never_all():

@@ -12,6 +12,7 @@ from components.image_captioner import counts
 from components.image_captioner.caption_cache import CaptionCache, cache_namespace
 from components.image_captioner.component import ImageCaptioner
 from components.image_captioner.executor import Executor
+from components.image_captioner.quarantine import REASON, quarantine_path, read_quarantine
 from components.image_captioner.tiny_preset import write_tiny_paligemma_preset
 from relevance import contract
 from relevance.records import example_to_record, record_to_example, to_record
@@ -27,15 +28,21 @@ def _png(rgb, size=32):
 def _record(item_id, **fields):
     row = {"query": "red mug", "item_id": item_id, "title": f"item {item_id}", "language": "en"}
     row.update(fields)
-    return record_to_example(to_record(row)).SerializeToString()
+    # As ExampleGen validates when captioning is on: image-only items (title="") pass.
+    return record_to_example(to_record(row, image_only_items=True)).SerializeToString()
 
 
 # item id -> expected outcome of the first run.
 EXPECTED = {
     "i1": counts.CAPTIONED, "i2": counts.CAPTIONED, "i3": counts.CAPTIONED,
-    "i4": counts.ALREADY_CAPTIONED, "i5": counts.NO_IMAGE,
+    "i4": counts.ALREADY_CAPTIONED, "i5": counts.NO_IMAGE, "i6": counts.UNREADABLE_IMAGE,
     "u1": counts.UNREADABLE_IMAGE, "u2": counts.UNREADABLE_IMAGE, "u3": counts.CAPTIONED,
+    "u4": counts.CAPTIONED,
 }
+# Image-only items: u4's caption becomes its only text; i6's image is unreadable, so it
+# has no text at all and must not be written.
+IMAGE_ONLY = {"i6", "u4"}
+QUARANTINED = {"i6"}
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +67,13 @@ def examples(tmp_path_factory):
             _record("i3", image="images/copy_of_red.png"),
             _record("i4", image="images/red.png", image_caption="a red mug"),
             _record("i5"),
+            _record("i6", title="", image="images/also_missing.png"),
         ],
         contract.SPLIT_UNLABELED: [
             _record("u1", image="images/corrupt.png"),
             _record("u2", image="images/missing.png"),
             _record("u3", image_bytes=green),  # base64 in CSV / JSONL
+            _record("u4", title="", image="images/blue.png"),
         ],
     }
     for split, records in splits.items():
@@ -105,9 +114,15 @@ def first_run(examples, preset, tmp_path_factory):
     return _run(examples, preset, tmp_path_factory.mktemp("out1"), cache_dir), cache_dir
 
 
+@pytest.fixture(scope="module")
+def second_run(examples, preset, first_run, tmp_path_factory):
+    _, cache_dir = first_run
+    return _run(examples, preset, tmp_path_factory.mktemp("out2"), cache_dir)
+
+
 def test_captions_written_for_items_with_images_only(first_run):
     (output, records, report), _ = first_run
-    assert set(records) == set(EXPECTED)
+    assert set(records) == set(EXPECTED) - QUARANTINED
     for item_id, (split, record) in records.items():
         assert split == (contract.SPLIT_TRAIN if item_id.startswith("i") else contract.SPLIT_UNLABELED)
         caption = record["image_caption"]
@@ -126,19 +141,60 @@ def test_captions_written_for_items_with_images_only(first_run):
 
 def test_counts_reconcile_and_name_every_outcome(first_run):
     (output, _, report), _ = first_run
-    assert report["in"] == report["out"] == len(EXPECTED)
+    assert report["in"] == len(EXPECTED)
+    assert (report["out"], report["quarantined"]) == (len(EXPECTED) - 1, 1)
     for outcome in counts.OUTCOMES:
         assert report[outcome] == sum(v == outcome for v in EXPECTED.values()), outcome
-    assert report["by_split"] == {"train": {"in": 5, "out": 5}, "unlabeled": {"in": 3, "out": 3}}
+    assert report["by_split"] == {"train": {"in": 6, "out": 5, "quarantined": 1},
+                                  "unlabeled": {"in": 4, "out": 4, "quarantined": 0}}
     assert report["distinct_images"] == {"generated": 3, "from_cache": 0}
-    assert output.get_int_custom_property("caption_unreadable_image") == 2
+    assert output.get_int_custom_property("caption_unreadable_image") == 3
+    assert output.get_int_custom_property("caption_quarantined") == 1
+    assert counts.CaptionCounts.from_events({
+        "in/train": 2, "out/train": 2, "quarantined/train": 0, "outcome/no_image": 2,
+    }).reconciles()
+    # An example that is neither written nor quarantined breaks the books.
+    assert not counts.CaptionCounts.from_events({
+        "in/train": 2, "out/train": 1, "outcome/no_image": 2}).reconciles()
+    assert "1 quarantined" in counts.CaptionCounts(report).summary()
 
 
-def test_cache_prevents_recomputation(first_run, examples, preset, tmp_path):
-    (_, first_records, _), cache_dir = first_run
-    _, records, report = _run(examples, preset, tmp_path / "out2", cache_dir)
+def test_image_only_item_is_captioned_or_quarantined(first_run):
+    (output, records, _), _ = first_run
+    split, record = records["u4"]
+    assert (split, record["title"]) == (contract.SPLIT_UNLABELED, "")
+    assert record["image_caption"] and any(record[name] for name in contract.ITEM_TEXT_FIELDS)
+    assert "i6" not in records  # never reaches the models
+
+    [entry] = read_quarantine(output.uri)
+    assert (entry["split"], entry["item_id"], entry["query"]) == ("train", "i6", "red mug")
+    assert (entry["reason"], entry["caption_outcome"]) == (REASON, counts.UNREADABLE_IMAGE)
+    assert entry["fields"]["image"] == "images/also_missing.png"
+    # Items with text but a failed image are written as before (u1, u2).
+    assert records["u1"][1]["title"] == "item u1" and records["u1"][1]["image_caption"] == ""
+
+
+def test_rerun_is_byte_identical(first_run, second_run):
+    def files(output):
+        split_files = sorted(
+            path for split in artifact_utils.decode_split_names(output.split_names)
+            for path in tf.io.gfile.glob(
+                os.path.join(artifact_utils.get_split_uri([output], split), "*")))
+        paths = split_files + [quarantine_path(output.uri)]
+        return {os.path.relpath(p, output.uri): open(p, "rb").read() for p in paths}
+
+    (first, _, _), _ = first_run
+    second = second_run[0]
+    assert files(first) == files(second)
+    assert files(first)[os.path.relpath(quarantine_path(first.uri), first.uri)].count(b"\n") == 1
+
+
+def test_cache_prevents_recomputation(first_run, second_run, preset):
+    (_, first_records, _), _ = first_run
+    _, records, report = second_run
     assert report["distinct_images"] == {"generated": 0, "from_cache": 3}
-    assert (report["captioned"], report["cached"]) == (0, 4)
+    assert (report["captioned"], report["cached"]) == (0, 5)
+    assert report["quarantined"] == 1
     assert {k: r["image_caption"] for k, (_, r) in records.items()} == {
         k: r["image_caption"] for k, (_, r) in first_records.items()}
 

@@ -142,6 +142,31 @@ def test_example_round_trip():
     assert example_to_record(example) == unlabeled
 
 
+@pytest.mark.parametrize("image", [{"image": "mug.png"}, {"image_bytes": "iVBORw0KGgo="}])
+def test_image_only_items_are_accepted_only_when_captioning(image):
+    fields = _with(title="", **image)
+    error = _reason(fields)
+    assert error.reason == "missing_item_text" and "--caption-images" in str(error)
+    record = to_record(fields, image_only_items=True)
+    assert not any(record[name] for name in contract.ITEM_TEXT_FIELDS)
+    assert record[contract.IMAGE] or record[contract.IMAGE_BYTES]
+    # No image, no text: rejected either way, and captioning would not help.
+    error = _reason(_with(title=""), image_only_items=True)
+    assert error.reason == "missing_item_text" and "--caption-images" not in str(error)
+
+
+def test_preflight_passes_image_only_rows_when_captioning(tmp_path):
+    from relevance.staging import preflight
+
+    rows = [_with(item_id=f"i{n}", title="", image=f"img/{n}.png", grade=1 + n % 5)
+            for n in range(3)]
+    path = _jsonl(tmp_path, "image_only.jsonl", rows)
+    with pytest.raises(InputError, match="--caption-images"):
+        preflight([path], [], "auto", contract.DEFAULT_NUM_GRADES)
+    [check] = preflight([path], [], "auto", contract.DEFAULT_NUM_GRADES, caption_images=True)
+    assert (check.rows, check.valid, check.labeled) == (3, 3, 3)
+
+
 def test_record_error_pickles():
     error = pickle.loads(pickle.dumps(RecordError("bad_grade", "grade 'x' is not an integer")))
     assert error.reason == "bad_grade" and str(error) == "grade 'x' is not an integer"

@@ -86,6 +86,7 @@ class _ToCanonicalExample(beam.DoFn):
                 row.fields,
                 num_grades=self._options.num_grades,
                 numeric_features=self._options.numeric_features,
+                image_only_items=self._options.image_only_items,
             )
         except RecordError as error:
             yield self._quarantine(row, error.reason, str(error))

@@ -29,12 +29,15 @@ class ExampleGenOptions:
         num_grades: G; grades must lie in 1..G.
         eval_percent: share of labeled *queries* (not rows) held out as the eval split.
         numeric_features: `num_*` columns to carry as float features.
+        image_only_items: accept items with an image but no text (see
+            `relevance.records.to_record`); on when the pipeline captions images.
     """
 
     input_format: str = "auto"
     num_grades: int = contract.DEFAULT_NUM_GRADES
     eval_percent: float = 20.0
     numeric_features: List[str] = dataclasses.field(default_factory=list)
+    image_only_items: bool = False
 
     def to_custom_config(self) -> example_gen_pb2.CustomConfig:
         struct = struct_pb2.Struct()
@@ -57,4 +60,5 @@ class ExampleGenOptions:
         known = {f.name for f in dataclasses.fields(cls)}
         options = cls(**{k: v for k, v in values.items() if k in known})
         options.num_grades = int(options.num_grades)
+        options.image_only_items = bool(options.image_only_items)
         return options

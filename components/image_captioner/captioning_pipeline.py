@@ -9,6 +9,10 @@ Kept free of TFX artifacts so it can be run and tested on plain paths.
                                   CoGroupByKey(hash) <─ captions ────────────┘            │
                                   write `image_caption` ─────────────────────> Write <───┘
 
+An example that has no item text at all once captioning is done (an image-only item
+whose image was unreadable or got no caption) goes to the quarantine file instead of
+Write (see `quarantine.py`), keeping its outcome.
+
 Example:
 
     config = CaptioningConfig(settings=CaptionSettings(preset="/presets/paligemma"),
@@ -17,7 +21,8 @@ Example:
         build_captioning_graph(pipeline, config, CaptioningPaths(
             input_patterns={"train": [...], "eval": [...], "unlabeled": [...]},
             output_split_dirs={"train": "/out/Split-train", ...},
-            scratch_dir="/out/_scratch"))
+            scratch_dir="/out/_scratch",
+            quarantine_file="/out/quarantine/quarantine.jsonl"))
 """
 
 import dataclasses
@@ -29,6 +34,7 @@ from absl import logging
 
 from components.event_counts import WriteEventTotals
 from components.image_captioner import counts
+from components.image_captioner import quarantine as quarantine_lib
 from components.image_captioner.caption_cache import CaptionCache
 from components.image_captioner.caption_model import CaptionSettings, GenerateCaptions
 from components.image_captioner.images import (
@@ -44,6 +50,7 @@ CAPTION_FIELD = "image_caption"
 _PASS = "pass"  # (split, serialized, outcome): written unchanged
 _NEEDS_CAPTION = "needs_caption"  # (hash, (split, serialized))
 _IMAGE = "image"  # (hash, image bytes)
+_QUARANTINED = "quarantined"  # (split, outcome, JSON line): no item text, not written
 _CACHED = "cached"
 _MISSING = "missing"
 _MAX_WARNINGS = 20
@@ -77,17 +84,27 @@ class CaptioningPaths:
     Example:
 
     >>> CaptioningPaths({"train": ["/in/Split-train/*"]}, {"train": "/out/Split-train"},
-    ...                 "/out/_scratch").events_path
+    ...                 "/out/_scratch", "/out/quarantine/quarantine.jsonl").events_path
     '/out/_scratch/events.json'
     """
 
     input_patterns: Dict[str, List[str]]
     output_split_dirs: Dict[str, str]
     scratch_dir: str  # removed by the caller after the run
+    quarantine_file: str  # JSON lines of the examples left without item text
 
     @property
     def events_path(self) -> str:
         return f"{self.scratch_dir}/events.json"
+
+
+def _written_or_quarantined(split: str, serialized: bytes, example, outcome: str):
+    """The example for Write, or its quarantine entry when it has no item text."""
+    if quarantine_lib.has_item_text(example):
+        return split, serialized, outcome
+    return beam.pvalue.TaggedOutput(
+        _QUARANTINED, (split, outcome, quarantine_lib.quarantine_entry(split, example, outcome))
+    )
 
 
 class _Classify(beam.DoFn):
@@ -107,13 +124,13 @@ class _Classify(beam.DoFn):
         if has_caption(example):
             yield split, serialized, counts.ALREADY_CAPTIONED
         elif not has_image(example):
-            yield split, serialized, counts.NO_IMAGE
+            yield _written_or_quarantined(split, serialized, example, counts.NO_IMAGE)
         else:
             try:
                 data = read_image(example, self._image_root)
             except UnreadableImageError as error:
                 self._warn(example, error)
-                yield split, serialized, counts.UNREADABLE_IMAGE
+                yield _written_or_quarantined(split, serialized, example, counts.UNREADABLE_IMAGE)
                 return
             image_hash = content_hash(data)
             yield beam.pvalue.TaggedOutput(_NEEDS_CAPTION, (image_hash, (split, serialized)))
@@ -145,20 +162,20 @@ def _first(values):
 
 
 def _with_caption(grouped):
-    """Each waiting example with its image's caption and outcome."""
+    """Each waiting example with its image's caption and outcome (or quarantined)."""
     _, groups = grouped
     found = list(groups["captions"])
     caption, outcome = found[0] if found else (None, counts.MODEL_ERROR)
     for split, serialized in groups["examples"]:
-        if caption is None:
-            yield split, serialized, outcome
-            continue
         example = tf.train.Example.FromString(serialized)
-        feature = example.features.feature[CAPTION_FIELD]
-        feature.ClearField("bytes_list")
-        feature.bytes_list.value.append(caption.encode("utf-8"))
-        # Map fields serialize in arbitrary order unless asked; re-runs must be byte-identical.
-        yield split, example.SerializeToString(deterministic=True), outcome
+        if caption is not None:
+            feature = example.features.feature[CAPTION_FIELD]
+            feature.ClearField("bytes_list")
+            feature.bytes_list.value.append(caption.encode("utf-8"))
+            # Map fields serialize in arbitrary order unless asked; re-runs must be
+            # byte-identical.
+            serialized = example.SerializeToString(deterministic=True)
+        yield _written_or_quarantined(split, serialized, example, outcome)
 
 
 def _read_splits(pipeline, input_patterns: Dict[str, List[str]]):
@@ -176,7 +193,7 @@ def build_captioning_graph(pipeline, config: CaptioningConfig, paths: Captioning
     """Adds the whole captioning graph to `pipeline`."""
     records = _read_splits(pipeline, paths.input_patterns)
     classified = records | "Classify" >> beam.ParDo(_Classify(config.image_root)).with_outputs(
-        _NEEDS_CAPTION, _IMAGE, main=_PASS
+        _NEEDS_CAPTION, _IMAGE, _QUARANTINED, main=_PASS
     )
     distinct = classified[_IMAGE] | "DistinctImages" >> beam.CombinePerKey(_first)
     looked_up = distinct | "LookUpCache" >> beam.ParDo(_LookUpCache(config.cache)).with_outputs(
@@ -197,20 +214,30 @@ def build_captioning_graph(pipeline, config: CaptioningConfig, paths: Captioning
     captioned = (
         {"examples": classified[_NEEDS_CAPTION], "captions": captions}
         | "JoinCaptions" >> beam.CoGroupByKey()
-        | "WriteCaption" >> beam.FlatMap(_with_caption)
+        | "WriteCaption" >> beam.FlatMap(_with_caption).with_outputs(_QUARANTINED, main=_PASS)
     )
-    written = (classified[_PASS], captioned) | "FlattenOutputs" >> beam.Flatten()
+    written = (classified[_PASS], captioned[_PASS]) | "FlattenOutputs" >> beam.Flatten()
+    quarantined = (
+        (classified[_QUARANTINED], captioned[_QUARANTINED]) | "FlattenQuarantined" >> beam.Flatten()
+    )
     split_dirs = paths.output_split_dirs
     _ = (
         written
         | "ToDir" >> beam.Map(lambda sro: (split_dirs[sro[0]], sro[1]))
         | "Write" >> WriteDeterministicShards(paths.scratch_dir)
     )
+    _ = (
+        quarantined
+        | "QuarantineLines" >> beam.Map(lambda soe: soe[2])
+        | "WriteQuarantine" >> quarantine_lib.WriteQuarantine(paths.quarantine_file)
+    )
 
     events = (
         records | "CountIn" >> beam.Map(lambda sr: counts.split_in(sr[0])),
         written | "CountOut" >> beam.FlatMap(
             lambda sro: [counts.split_out(sro[0]), counts.outcome(sro[2])]),
+        quarantined | "CountQuarantined" >> beam.FlatMap(
+            lambda soe: [counts.split_quarantined(soe[0]), counts.outcome(soe[1])]),
         looked_up[_CACHED] | "CountImagesFromCache" >> beam.Map(
             lambda _: counts.images(counts.IMAGES_FROM_CACHE)),
         generated["captions"] | "CountImagesGenerated" >> beam.Map(

@@ -13,11 +13,13 @@ class ImageCaptioner(base_beam_component.BaseBeamComponent):
 
     Output `captioned_examples` (Examples) has the input's splits, every example written
     once: examples whose `image` (path / URI) or `image_bytes` is readable and whose
-    `image_caption` is empty get the model's caption; all others are written unchanged.
+    `image_caption` is empty get the model's caption; all others are written unchanged,
+    except that an example with no item text at all even after captioning (an image-only
+    item whose image failed) is quarantined under `<output uri>/quarantine/` instead.
     Captions are cached by image content hash under `cache_dir`, so repeated images and
-    re-runs are not captioned twice. Row accounting (in, out, captioned, cached,
-    already_captioned, no_image, unreadable_image, model_error, unparseable) goes to
-    `<output uri>/image_caption_counts.json` and the artifact's custom properties.
+    re-runs are not captioned twice. Row accounting (in, out, quarantined, captioned,
+    cached, already_captioned, no_image, unreadable_image, model_error, unparseable) goes
+    to `<output uri>/image_caption_counts.json` and the artifact's custom properties.
 
     Example:
 

@@ -1,4 +1,5 @@
-"""Row accounting for the image captioner: every input example is written once, with one outcome.
+"""Row accounting for the image captioner: every input example gets one outcome and is
+either written once or quarantined (it still has no item text after captioning).
 
 The Beam graph emits event names (counted with combiners, exact on every runner);
 `CaptionCounts` turns the totals into the report written next to the output splits.
@@ -6,12 +7,13 @@ The Beam graph emits event names (counted with combiners, exact on every runner)
 Example:
 
 >>> counts = CaptionCounts.from_events({
-...     "in/train": 4, "out/train": 4, "outcome/captioned": 2, "outcome/no_image": 1,
-...     "outcome/unreadable_image": 1, "images/generated": 1})
+...     "in/train": 4, "out/train": 3, "quarantined/train": 1, "outcome/captioned": 2,
+...     "outcome/no_image": 1, "outcome/unreadable_image": 1, "images/generated": 1})
 >>> counts.reconciles()
 True
->>> counts.as_dict()["captioned"], counts.as_dict()["distinct_images"]["generated"]
-(2, 1)
+>>> report = counts.as_dict()
+>>> report["captioned"], report["quarantined"], report["distinct_images"]["generated"]
+(2, 1, 1)
 """
 
 import copy
@@ -22,6 +24,7 @@ from components.event_counts import totals_with_prefix
 
 IN = "in"
 OUT = "out"
+QUARANTINED = "quarantined"  # not written: no item text even after captioning
 
 # What happened to an example; exactly one per example, every one always reported.
 CAPTIONED = "captioned"  # the model captioned its image in this run
@@ -42,6 +45,7 @@ COUNTS_FILE_NAME = "image_caption_counts.json"
 
 _IN_PREFIX = "in/"
 _OUT_PREFIX = "out/"
+_QUARANTINED_PREFIX = "quarantined/"
 _OUTCOME_PREFIX = "outcome/"
 _IMAGES_PREFIX = "images/"
 
@@ -52,6 +56,10 @@ def split_in(split: str) -> str:
 
 def split_out(split: str) -> str:
     return _OUT_PREFIX + split
+
+
+def split_quarantined(split: str) -> str:
+    return _QUARANTINED_PREFIX + split
 
 
 def outcome(name: str) -> str:
@@ -65,12 +73,12 @@ def images(name: str) -> str:
 
 
 class CaptionCounts:
-    """Totals of one captioning run: in, out, one count per outcome, per split in/out.
+    """Totals of one captioning run: in, out, quarantined, one count per outcome, per split.
 
     Example:
 
     >>> CaptionCounts.from_events({"in/eval": 1, "out/eval": 1, "outcome/cached": 1}).summary()
-    "ImageCaptioner: 1 examples in, 1 out; {'cached': 1}; distinct images captioned 0, from cache 0"
+    "ImageCaptioner: 1 examples in, 1 out, 0 quarantined; {'cached': 1}; distinct images captioned 0, from cache 0"
     """
 
     def __init__(self, report: Dict):
@@ -84,14 +92,18 @@ class CaptionCounts:
             raise ValueError(f"unknown caption outcomes: {sorted(unknown)}")
         split_ins = totals_with_prefix(events, _IN_PREFIX)
         split_outs = totals_with_prefix(events, _OUT_PREFIX)
+        split_quarantined = totals_with_prefix(events, _QUARANTINED_PREFIX)
         distinct = totals_with_prefix(events, _IMAGES_PREFIX)
+        per_split = (split_ins, split_outs, split_quarantined)
         return cls({
             IN: sum(split_ins.values()),
             OUT: sum(split_outs.values()),
+            QUARANTINED: sum(split_quarantined.values()),
             **{name: outcomes.get(name, 0) for name in OUTCOMES},
             "by_split": {
-                split: {IN: split_ins.get(split, 0), OUT: split_outs.get(split, 0)}
-                for split in sorted(set(split_ins) | set(split_outs))
+                split: {key: totals.get(split, 0)
+                        for key, totals in zip((IN, OUT, QUARANTINED), per_split)}
+                for split in sorted(set().union(*per_split))
             },
             "distinct_images": {
                 name: distinct.get(name, 0) for name in (IMAGES_GENERATED, IMAGES_FROM_CACHE)
@@ -105,18 +117,19 @@ class CaptionCounts:
         return json.dumps(self._report, indent=2, sort_keys=True) + "\n"
 
     def reconciles(self) -> bool:
-        """in = out = sum of outcomes, and in = out for every split."""
+        """in = out + quarantined = sum of outcomes, and in = out + quarantined per split."""
         report = self._report
         return (
-            report[IN] == report[OUT] == sum(report[name] for name in OUTCOMES)
-            and all(v[IN] == v[OUT] for v in report["by_split"].values())
+            report[IN] == report[OUT] + report[QUARANTINED] == sum(report[n] for n in OUTCOMES)
+            and all(v[IN] == v[OUT] + v[QUARANTINED] for v in report["by_split"].values())
         )
 
     def summary(self) -> str:
         report = self._report
         nonzero = {name: report[name] for name in OUTCOMES if report[name]}
         return (
-            f"ImageCaptioner: {report[IN]} examples in, {report[OUT]} out; {nonzero or 'none'}; "
+            f"ImageCaptioner: {report[IN]} examples in, {report[OUT]} out, "
+            f"{report[QUARANTINED]} quarantined; {nonzero or 'none'}; "
             f"distinct images captioned {report['distinct_images'][IMAGES_GENERATED]}, "
             f"from cache {report['distinct_images'][IMAGES_FROM_CACHE]}"
         )

@@ -1,4 +1,6 @@
-"""Executor of the ImageCaptioner: resolves artifacts, runs the Beam graph, records counts."""
+"""Executor of the ImageCaptioner: resolves artifacts, runs the Beam graph, records counts.
+
+Examples left without item text are quarantined under `<output uri>/quarantine/`."""
 
 import json
 import posixpath
@@ -15,6 +17,7 @@ from components.image_captioner import component_spec as spec_lib
 from components.image_captioner import counts as counts_lib
 from components.image_captioner.caption_cache import cache_namespace
 from components.image_captioner.caption_model import CaptionSettings
+from components.image_captioner.quarantine import quarantine_path
 from components.image_captioner.captioning_pipeline import (
     CaptioningConfig,
     CaptioningPaths,
@@ -59,6 +62,9 @@ def run_captioning(config: CaptioningConfig, paths: CaptioningPaths,
         report = counts_lib.CaptionCounts.from_events(json.loads(events_file.read()))
     tf.io.gfile.rmtree(paths.scratch_dir)
     logging.info(report.summary())
+    if report.as_dict()[counts_lib.QUARANTINED]:
+        logging.warning("ImageCaptioner: items still without text after captioning were "
+                        "quarantined, not written: see %s", paths.quarantine_file)
     if not report.reconciles():
         raise RuntimeError(f"image caption counts do not reconcile: {report.to_json()}")
     return report
@@ -100,11 +106,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             },
             # Outside the split directories, which readers glob whole.
             scratch_dir=posixpath.join(output.uri, _SCRATCH_DIR_NAME),
+            quarantine_file=quarantine_path(output.uri),
         )
         report = run_captioning(config, paths, self._make_beam_pipeline)
 
         finish_examples_output(output, counts_lib.COUNTS_FILE_NAME, report.to_json())
         values = report.as_dict()
-        for name in (counts_lib.IN, counts_lib.OUT, *counts_lib.OUTCOMES):
+        for name in (counts_lib.IN, counts_lib.OUT, counts_lib.QUARANTINED, *counts_lib.OUTCOMES):
             output.set_int_custom_property(f"caption_{name}", values[name])
         output.set_json_value_custom_property(COUNTS_PROPERTY, values)

@@ -1,0 +1,110 @@
+"""Examples the captioner must not write: items that still have no text after captioning.
+
+ExampleGen lets an item with an image but no text through when images are captioned
+(`to_record(..., image_only_items=True)`); its caption becomes its text. When that fails
+(unreadable image, model error, empty caption) the item has no text at all and no model
+may read it, so the captioner sets it aside under `<output uri>/quarantine/` as JSON
+lines shaped like ExampleGen's quarantine entries, sorted so re-runs are byte-identical.
+
+Example:
+
+>>> import tensorflow as tf
+>>> example = tf.train.Example()
+>>> example.features.feature["item_id"].bytes_list.value.append(b"i1")
+>>> has_item_text(example)
+False
+>>> json.loads(quarantine_entry("train", example, "unreadable_image"))["reason"]
+'no_item_text_after_captioning'
+
+    quarantined_lines | WriteQuarantine(quarantine_path("/out/captioned"))
+"""
+
+import hashlib
+import json
+import posixpath
+from typing import Dict, List
+
+import apache_beam as beam
+import tensorflow as tf
+
+from components.example_gen.executor import QUARANTINE_DIR
+from relevance import contract
+from relevance.readers import example_to_dict
+
+REASON = "no_item_text_after_captioning"
+FILE_NAME = "quarantine.jsonl"
+
+
+def has_item_text(example: tf.train.Example) -> bool:
+    """Whether any item text field (image_caption included) has a non-blank value."""
+    features = example.features.feature
+    for name in contract.ITEM_TEXT_FIELDS:
+        feature = features.get(name)
+        if feature is not None and any(value.strip() for value in feature.bytes_list.value):
+            return True
+    return False
+
+
+def _fields(example: tf.train.Example) -> Dict:
+    fields = example_to_dict(example)
+    data = fields.pop(contract.IMAGE_BYTES, None)
+    if data:
+        # The image itself stays in the input; a fingerprint identifies it without
+        # making the quarantine file (written as one sorted block) as large as the images.
+        data = data if isinstance(data, bytes) else b"".join(data)
+        fields[contract.IMAGE_BYTES] = {
+            "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return fields
+
+
+def quarantine_entry(split: str, example: tf.train.Example, caption_outcome: str) -> str:
+    """One JSON line: split, item_id, query, reason, caption outcome, message, fields."""
+    fields = _fields(example)
+    entry = {
+        "split": split,
+        "item_id": fields.get(contract.ITEM_ID, ""),
+        "query": fields.get(contract.QUERY, ""),
+        "reason": REASON,
+        "caption_outcome": caption_outcome,
+        "message": (
+            f"the item has no text and captioning gave it none ({caption_outcome}); "
+            "fix its image or add text such as a title"
+        ),
+        "fields": fields,
+    }
+    return json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _as_one_block(lines: List[str]) -> List[str]:
+    # One element, so the runner cannot reorder lines; nothing at all when empty.
+    return ["\n".join(sorted(lines))] if lines else []
+
+
+class WriteQuarantine(beam.PTransform):
+    """Writes JSON lines, sorted, as one file at `path` (see `quarantine_path`).
+
+    The file always exists (empty when nothing was quarantined).
+    """
+
+    def __init__(self, path: str):
+        super().__init__()
+        self._path = path
+
+    def expand(self, lines):
+        return (
+            lines
+            | "AllQuarantined" >> beam.combiners.ToList()
+            | "SortQuarantined" >> beam.FlatMap(_as_one_block)
+            | "WriteQuarantined"
+            >> beam.io.WriteToText(self._path, shard_name_template="", num_shards=1)
+        )
+
+
+def quarantine_path(output_uri: str) -> str:
+    return posixpath.join(output_uri, QUARANTINE_DIR, FILE_NAME)
+
+
+def read_quarantine(output_uri: str) -> List[Dict]:
+    """The entries the captioner quarantined in the run that wrote `output_uri`."""
+    with tf.io.gfile.GFile(quarantine_path(output_uri)) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
