@@ -6,7 +6,10 @@
 For each model and each --batching mode it starts the real server, `relevance serve`,
 in its own process on loopback (`--enable-batching` in the "on" mode), then runs 1, 4
 and 16 concurrent clients (threads of this process, each its own gRPC channel) for
---seconds each, every call one query with --candidates candidates. It records p50 / p99
+--seconds each, every call one query with --candidates candidates. `--clients library`
+(default) calls `RelevanceClient.score`, building each request; `--clients replay` re-sends
+one serialized request, as a load generator does, so that the clients take little of the
+cores the server runs on (as callers on other machines would). It records p50 / p99
 latency, throughput and the server process's CPU time per request. The JSON goes to
 bench/results/serving_latency.json and to stdout, followed by the teacher / student
 ratios.
@@ -29,6 +32,7 @@ import threading
 import time
 from typing import Dict, List, Tuple
 
+import grpc
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,8 +61,73 @@ def serving_layout(model_dir: str, model_name: str, scratch: str) -> Tuple[str, 
     return model_dir, found[0]
 
 
+QUERY = "red running shoes"
+PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
+
+
+class LibraryCaller:
+    """One call = `RelevanceClient.score`: the request is built from the candidate dicts
+    and the answer decoded every time, as a Python caller of the library pays."""
+
+    def __init__(self, target: str, model_name: str, candidates: List[Dict]):
+        self._client = RelevanceClient(target, model_name, batch_size=len(candidates),
+                                       timeout_s=60)
+        self._candidates = candidates
+        self._client.score(QUERY, candidates[:1])  # connect before the clock starts
+
+    def __call__(self) -> None:
+        self._client.score(QUERY, self._candidates)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ReplayCaller:
+    """One call = the same serialized PredictRequest sent again on a raw channel, as a
+    load generator (e.g. ghz) does: the client's own CPU is a fraction of a millisecond,
+    which approximates callers on other machines. The request bytes come from
+    `RelevanceClient`'s own request building; each answer is parsed and its length checked.
+    """
+
+    def __init__(self, target: str, model_name: str, candidates: List[Dict]):
+        from tensorflow_serving.apis import predict_pb2
+
+        from relevance import contract
+        from serving.tensor_codec import string_vector_proto
+
+        builder = RelevanceClient(target, model_name)
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = model_name
+        request.model_spec.signature_name = builder.signature_name
+        for name, values in builder._inputs(QUERY, candidates).items():  # noqa: SLF001
+            request.inputs[name].CopyFrom(string_vector_proto(values))
+        builder.close()
+        self._request = request.SerializeToString()
+        self._parse = predict_pb2.PredictResponse.FromString
+        self._score = contract.OUTPUT_SCORE
+        self._expected = len(candidates)
+        self._channel = grpc.insecure_channel(target, options=[
+            ("grpc.max_send_message_length", len(self._request) + 1024),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+        self._predict = self._channel.unary_unary(PREDICT_METHOD)
+        self()  # connect before the clock starts
+
+    def __call__(self) -> None:
+        response = self._parse(self._predict(self._request, timeout=60))
+        dims = response.outputs[self._score].tensor_shape.dim
+        scores = dims[0].size if dims else 0
+        if scores != self._expected:
+            raise RuntimeError(f"{scores} scores for {self._expected} candidates")
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+CALLERS = {"library": LibraryCaller, "replay": ReplayCaller}
+
+
 def run_clients(target: str, model_name: str, concurrency: int, seconds: float,
-                candidates: List[Dict]) -> Dict:
+                candidates: List[Dict], caller_class=LibraryCaller) -> Dict:
     latencies: List[float] = []
     errors: List[str] = []
     lock = threading.Lock()
@@ -66,17 +135,19 @@ def run_clients(target: str, model_name: str, concurrency: int, seconds: float,
     deadline = [0.0]
 
     def client_loop():
-        with RelevanceClient(target, model_name, batch_size=len(candidates), timeout_s=60) as client:
-            client.score("red running shoes", candidates[:1])  # connect before the clock starts
+        call = caller_class(target, model_name, candidates)
+        try:
             start_barrier.wait()
             mine, failed = [], []
             while time.monotonic() < deadline[0]:
                 began = time.perf_counter()
                 try:
-                    client.score("red running shoes", candidates)
+                    call()
                     mine.append(time.perf_counter() - began)
                 except Exception as error:  # counted, so one failure does not hide the rest
                     failed.append(repr(error))
+        finally:
+            call.close()
             with lock:
                 latencies.extend(mine)
                 errors.extend(failed)
@@ -161,9 +232,10 @@ def bench_model(label: str, model_dir: str, model_name: str, args, scratch: str)
                 server_cpu = server.cpu_seconds()
                 client_cpu = time.process_time()
                 result = run_clients(server.target, model_name, concurrency, args.seconds,
-                                     candidates)
+                                     candidates, CALLERS[args.clients])
                 requests = max(result["requests"], 1)
                 result["batching"] = batching
+                result["clients"] = args.clients
                 result["server_cpu_ms_per_request"] = round(
                     (server.cpu_seconds() - server_cpu) * 1000 / requests, 2)
                 result["client_cpu_ms_per_request"] = round(
@@ -208,6 +280,10 @@ def main(argv=None) -> int:
     parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                         help="extra `relevance serve` argument, repeatable "
                              "(e.g. --server-arg=--intra-op-threads=1)")
+    parser.add_argument("--clients", choices=sorted(CALLERS), default="library",
+                        help="library: each call builds its request with RelevanceClient "
+                             "(default); replay: one serialized request re-sent on a raw "
+                             "channel, so the clients hardly use the cores the server runs on")
     parser.add_argument("--output", default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     if not args.demo and not (args.student and args.teacher):
@@ -225,6 +301,7 @@ def main(argv=None) -> int:
         "transport": "gRPC Predict over loopback to `relevance serve` in its own process",
         "candidates_per_request": args.candidates,
         "server_args": args.server_arg,
+        "clients": args.clients,
         "seconds_per_level": args.seconds,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
