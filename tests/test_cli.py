@@ -107,9 +107,11 @@ def test_student_loss_flags_reach_the_student_config():
     from trainer.student.config import StudentConfig
 
     student = _model_overrides("--student-human-weight", "0", "--student-distill-weight", "2",
-                               "--student-temperature", "1.5")["student"]
+                               "--student-temperature", "1.5", "--student-train-steps", "300",
+                               "--student-min-teacher-spread", "0.5")["student"]
     config = StudentConfig.from_dict(student)
     assert (config.human_weight, config.distill_weight, config.temperature) == (0.0, 2.0, 1.5)
+    assert (config.train_steps, config.min_teacher_spread) == (300, 0.5)
     assert _model_overrides()["student"] == {}
 
 
@@ -122,6 +124,8 @@ def test_student_loss_flags_reach_the_student_config():
         (["--student-temperature", "0"], "--student-temperature must be > 0"),
         (["--student-human-weight", "-1"], "--student-human-weight must be >= 0"),
         (["--student-human-weight", "0", "--student-distill-weight", "0"], "both 0"),
+        (["--student-train-steps", "-1"], "--student-train-steps must be >= 0"),
+        (["--student-min-teacher-spread", "-1"], "--student-min-teacher-spread must be >= 0"),
     ],
 )
 def test_bad_model_flags_are_a_clear_error(tmp_path, capsys, flags, expected):

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from relevance import cli, contract
-from relevance.errors import InputError
+from relevance import contract
 from trainer.student.losses import DistillationLoss, amplify_contrast, pack_targets
 from trainer.student.task import MAX_TEACHER_CONTRAST, teacher_contrast, teacher_log_prob_stats
 
@@ -74,12 +73,3 @@ def test_teacher_statistics_and_contrast_from_the_training_files(tmp_path):
     assert teacher_contrast(spread, spread / 2) == 1.0  # spread enough already
     assert teacher_contrast(spread, 2 * spread) == pytest.approx(2.0)
     assert teacher_contrast(0.0, 1.0) == MAX_TEACHER_CONTRAST
-
-
-def test_cli_passes_the_minimum_teacher_spread_and_rejects_a_negative_one():
-    base = ["run", "--labeled", "l.jsonl", "--unlabeled", "u.csv", "--workdir", "w"]
-    parser = cli.build_parser()
-    args = parser.parse_args([*base, "--student-min-teacher-spread", "0.5"])
-    assert cli._teacher_and_student(args)["student"]["min_teacher_spread"] == 0.5
-    with pytest.raises(InputError, match="min-teacher-spread"):
-        cli._teacher_and_student(parser.parse_args([*base, "--student-min-teacher-spread", "-1"]))

@@ -16,8 +16,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_transform.tf_metadata import metadata_io
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from relevance import cli, contract
-from relevance.errors import InputError
+from relevance import contract
 from trainer.preprocessing import preprocessing_fn
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
@@ -80,12 +79,6 @@ def test_a_step_budget_fixes_the_steps_whatever_the_rows():
     assert steps_per_epoch_of(StudentConfig(epochs=2), 40) == 20
     assert steps_per_epoch_of(StudentConfig(epochs=2), None) is None
     assert steps_per_epoch_of(StudentConfig(epochs=5, train_steps=2), None) == 1
-    base = ["run", "--labeled", "l.jsonl", "--unlabeled", "u.csv", "--workdir", "w"]
-    parser = cli.build_parser()
-    args = parser.parse_args([*base, "--student-train-steps", "300"])
-    assert cli._teacher_and_student(args)["student"]["train_steps"] == 300
-    with pytest.raises(InputError, match="train-steps"):
-        cli._teacher_and_student(parser.parse_args([*base, "--student-train-steps", "-1"]))
 
 
 # ------------------------------------------------------------ serving fast paths
