@@ -7,7 +7,7 @@ from relevance import contract
 
 
 def add_score_parser(subparsers) -> argparse.ArgumentParser:
-    """Adds `score` to a subparsers object; the lead's cli dispatches to score_main."""
+    """Adds `score` to a subparsers object; relevance.cli dispatches to score_main."""
     parser = subparsers.add_parser(
         "score", help="score candidates for a query with a served model (JSON lines out)")
     parser.add_argument("--server", required=True, metavar="HOST:PORT")
