@@ -21,9 +21,12 @@ class LazyModule(types.ModuleType):
 
     Example:
 
+    >>> import pickle
     >>> json_module = LazyModule("json")
     >>> json_module.dumps([1])
     '[1]'
+    >>> pickle.loads(pickle.dumps(json_module)).__name__
+    'json'
     """
 
     def __init__(self, name: str):
@@ -34,6 +37,10 @@ class LazyModule(types.ModuleType):
         if self._module is None:
             self._module = importlib.import_module(self.__name__)
         return getattr(self._module, attribute)
+
+    def __reduce__(self):
+        # Beam pickles functions with their globals: unpickle as the real module.
+        return importlib.import_module, (self.__name__,)
 
 
 tf = LazyModule("tensorflow")

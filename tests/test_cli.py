@@ -135,3 +135,14 @@ def test_bad_model_flags_are_a_clear_error(tmp_path, capsys, flags, expected):
     assert code == cli.EXIT_USER_ERROR
     assert err.startswith("error: ") and expected in err
     assert "Traceback" not in err and not output.exists()
+
+
+def test_the_lazy_tensorflow_module_pickles_as_the_real_one():
+    # Beam pickles functions with the globals they use, e.g. a reader's `tf`.
+    import cloudpickle
+    import tensorflow
+
+    from relevance.lazy_tensorflow import LazyModule, tf
+
+    assert cloudpickle.loads(cloudpickle.dumps(tf)) is tensorflow
+    assert LazyModule("json").dumps([1]) == "[1]"
