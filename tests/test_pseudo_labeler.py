@@ -9,6 +9,7 @@ import glob
 import json
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -301,6 +302,20 @@ def test_rerun_and_reordered_input_give_identical_outputs(inputs, tmp_path, tmp_
     assert _file_bytes(first) == _file_bytes(second)
     # Other arrival order, file layout and batch size: still the same bytes.
     assert _file_bytes(first) == _file_bytes(reordered)
+
+    # The same teacher at another path (another workdir): the rows name that path, but
+    # come in the same order, so a trainer reads them in the same order.
+    moved = standard_artifacts.Model()
+    moved.uri = str(tmp_path / "elsewhere" / "teacher")
+    shutil.copytree(inputs["model"].uri, moved.uri)
+    elsewhere = _run({**inputs, "model": moved}, tmp_path / "elsewhere_out", **params)
+    for split in (contract.SPLIT_TRAIN, contract.SPLIT_EVAL):
+        here, there = _read_split(first, split), _read_split(elsewhere, split)
+        assert {_text(e, contract.TEACHER_MODEL) for e in there} == {moved.uri}
+        assert [(_text(e, "query_id"), _text(e, "item_id"), _text(e, contract.LABEL_SOURCE))
+                for e in here] == [
+            (_text(e, "query_id"), _text(e, "item_id"), _text(e, contract.LABEL_SOURCE))
+            for e in there]
 
 
 def test_teacher_with_other_number_of_grades_fails_loudly(inputs):

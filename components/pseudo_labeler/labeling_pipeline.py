@@ -251,7 +251,8 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
     for quarantined_split, quarantined in sorted(quarantine.items()):
         outputs.append(_to_dir(quarantined, f"{paths.quarantine_dir}/{quarantined_split}",
                                f"Quarantine[{quarantined_split}]"))
-    _ = outputs | "FlattenOutputs" >> beam.Flatten() | "Write" >> WriteDeterministicShards(paths.scratch_dir)
+    _ = outputs | "FlattenOutputs" >> beam.Flatten() | "Write" >> WriteDeterministicShards(
+        paths.scratch_dir, order_key=records.order_key)
 
     _ = (
         events

@@ -125,6 +125,27 @@ def _reference_grade(example: tf.train.Example, probabilities) -> int:
     return max(range(len(probabilities)), key=lambda k: probabilities[k]) + 1
 
 
+def order_key(record: bytes) -> bytes:
+    """The bytes that place an output record in its shard: the record without the
+    teacher's identity, which is a path, so that the row order (and with it the order
+    a trainer reads the rows in) is the same wherever the pipeline runs. Records that
+    do not parse (quarantined input) are their own key.
+
+    >>> example = tf.train.Example()
+    >>> example.features.feature[contract.TEACHER_MODEL].bytes_list.value.append(b"/a/1")
+    >>> other = tf.train.Example()
+    >>> other.features.feature[contract.TEACHER_MODEL].bytes_list.value.append(b"/b/1")
+    >>> order_key(example.SerializeToString()) == order_key(other.SerializeToString())
+    True
+    """
+    try:
+        example = tf.train.Example.FromString(record)
+    except Exception:  # noqa: BLE001 - protobuf raises DecodeError and friends
+        return record
+    example.features.feature.pop(contract.TEACHER_MODEL, None)
+    return example.SerializeToString(deterministic=True)
+
+
 def to_output_example(candidate: Candidate, label_source: str, teacher_model: str) -> bytes:
     """The input example unchanged plus the teacher and evaluation features."""
     example = tf.train.Example.FromString(candidate.serialized)

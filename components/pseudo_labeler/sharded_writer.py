@@ -18,6 +18,7 @@ import math
 import posixpath
 import re
 import uuid
+from typing import Callable, Optional
 
 import apache_beam as beam
 import tensorflow as tf
@@ -66,9 +67,9 @@ class _WriteShard(beam.DoFn):
         yield output_dir, len(ordered)
 
 
-def _key_by_shard(dir_and_record, records_per_dir):
+def _key_by_shard(dir_and_record, records_per_dir, order_key=None):
     output_dir, record = dir_and_record
-    record_hash = ranking.stable_hash(record)
+    record_hash = ranking.stable_hash(order_key(record) if order_key else record)
     shard = record_hash % num_shards_for(records_per_dir[output_dir])
     return (output_dir, shard), (record_hash, record)
 
@@ -83,11 +84,14 @@ class WriteDeterministicShards(beam.PTransform):
     Args:
         temp_dir: scratch directory, outside every output directory; the caller removes
             it once the pipeline has finished.
+        order_key: bytes -> bytes, what a record's shard and position are hashed from
+            (default: the record itself); ties keep the record order.
     """
 
-    def __init__(self, temp_dir: str):
+    def __init__(self, temp_dir: str, order_key: Optional[Callable[[bytes], bytes]] = None):
         super().__init__()
         self._temp_dir = temp_dir
+        self._order_key = order_key
 
     def expand(self, dirs_and_records):
         records_per_dir = beam.pvalue.AsDict(
@@ -95,7 +99,8 @@ class WriteDeterministicShards(beam.PTransform):
         )
         return (
             dirs_and_records
-            | "KeyByShard" >> beam.Map(_key_by_shard, records_per_dir=records_per_dir)
+            | "KeyByShard" >> beam.Map(_key_by_shard, records_per_dir=records_per_dir,
+                                       order_key=self._order_key)
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShard(self._temp_dir), records_per_dir=records_per_dir)
         )
