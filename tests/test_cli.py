@@ -146,3 +146,14 @@ def test_the_lazy_tensorflow_module_pickles_as_the_real_one():
 
     assert cloudpickle.loads(cloudpickle.dumps(tf)) is tensorflow
     assert LazyModule("json").dumps([1]) == "[1]"
+
+
+def test_the_demo_gates_with_a_wider_student_tolerance_than_run():
+    parser = cli.build_parser()
+    demo = parser.parse_args(["demo", "--workdir", "w"])
+    run = parser.parse_args(["run", "--labeled", "l.jsonl", "--unlabeled", "u.csv",
+                             "--workdir", "w"])
+    assert demo.student_tolerance == cli.DEMO_STUDENT_TOLERANCE == 0.10
+    assert run.student_tolerance == 0.05
+    explicit = parser.parse_args(["demo", "--workdir", "w", "--student-tolerance", "0.02"])
+    assert explicit.student_tolerance == 0.02
