@@ -86,23 +86,16 @@ class ReplayCaller:
     """One call = the same serialized PredictRequest sent again on a raw channel, as a
     load generator (e.g. ghz) does: the client's own CPU is a fraction of a millisecond,
     which approximates callers on other machines. The request bytes come from
-    `RelevanceClient`'s own request building; each answer is parsed and its length checked.
+    `RelevanceClient.scoring_request`; each answer is parsed and its length checked.
     """
 
     def __init__(self, target: str, model_name: str, candidates: List[Dict]):
         from tensorflow_serving.apis import predict_pb2
 
         from relevance import contract
-        from serving.tensor_codec import string_vector_proto
 
-        builder = RelevanceClient(target, model_name)
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name = model_name
-        request.model_spec.signature_name = builder.signature_name
-        for name, values in builder._inputs(QUERY, candidates).items():  # noqa: SLF001
-            request.inputs[name].CopyFrom(string_vector_proto(values))
-        builder.close()
-        self._request = request.SerializeToString()
+        with RelevanceClient(target, model_name) as builder:
+            self._request = builder.scoring_request(QUERY, candidates).SerializeToString()
         self._parse = predict_pb2.PredictResponse.FromString
         self._score = contract.OUTPUT_SCORE
         self._expected = len(candidates)

@@ -250,7 +250,7 @@ def _run_pipeline(args, labeled: List[str], unlabeled: List[str], input_format: 
 
     workdir = os.path.abspath(args.workdir)
     checks = preflight(labeled, unlabeled, input_format, args.num_grades,
-                       caption_images=bool(getattr(args, "caption_images", False)))
+                       caption_images=args.caption_images)
     for check in checks:
         bad = check.rows - check.valid
         note = f", {bad} will be quarantined" if bad else ""

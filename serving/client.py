@@ -149,8 +149,11 @@ class RelevanceClient:
             inputs[field] = [_field_text(c, field) for c in chunk]
         return inputs
 
-    def predict(self, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
-        """One Predict call with string-vector inputs; outputs as numpy arrays."""
+    def scoring_request(self, query: str, candidates: Sequence[Mapping]) -> predict_pb2.PredictRequest:
+        """The PredictRequest `score` sends for one batch of candidates (e.g. to replay it)."""
+        return self._request(self._inputs(query, candidates))
+
+    def _request(self, inputs: Mapping[str, Sequence]) -> predict_pb2.PredictRequest:
         request = predict_pb2.PredictRequest(
             model_spec=model_pb2.ModelSpec(name=self.model_name, signature_name=self.signature_name)
         )
@@ -158,7 +161,11 @@ class RelevanceClient:
             request.model_spec.version.value = self.version
         for name, values in inputs.items():
             request.inputs[name].CopyFrom(string_vector_proto(values))
-        response = self._call_with_retries(request)
+        return request
+
+    def predict(self, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:
+        """One Predict call with string-vector inputs; outputs as numpy arrays."""
+        response = self._call_with_retries(self._request(inputs))
         return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
 
     def _call_with_retries(self, request):
