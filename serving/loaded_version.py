@@ -8,6 +8,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
 from serving.errors import RequestRejected
+from serving.positional_signature import PositionalSignature
 from trainer.export import load_relevance_model
 
 
@@ -36,6 +37,10 @@ class LoadedVersion:
         self.signature_defs = signature_defs  # name -> meta_graph_pb2.SignatureDef
         self.leases = 0
         self.retired = False
+        # Traced here, once, so that requests never trace.
+        self._positional = {
+            name: PositionalSignature(function) for name, function in model.signatures.items()
+        }
 
     @classmethod
     def load(cls, version: int, path: str) -> "LoadedVersion":
@@ -50,11 +55,21 @@ class LoadedVersion:
         try:
             return self.model.signatures[name]
         except KeyError:
-            raise RequestRejected(
-                grpc.StatusCode.NOT_FOUND,
-                f"signature '{name}' not found in version {self.version}; "
-                f"available: {', '.join(sorted(self.signature_names()))}",
-            ) from None
+            raise self._unknown_signature(name) from None
+
+    def positional(self, name: str) -> PositionalSignature:
+        """The signature as a `PositionalSignature` (how requests call it); NOT_FOUND if unknown."""
+        try:
+            return self._positional[name]
+        except KeyError:
+            raise self._unknown_signature(name) from None
+
+    def _unknown_signature(self, name: str) -> RequestRejected:
+        return RequestRejected(
+            grpc.StatusCode.NOT_FOUND,
+            f"signature '{name}' not found in version {self.version}; "
+            f"available: {', '.join(sorted(self.signature_names()))}",
+        )
 
     def input_specs(self, name: str) -> Dict[str, tf.TensorSpec]:
         _, kwargs = self.signature(name).structured_input_signature
