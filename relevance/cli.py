@@ -177,6 +177,23 @@ def _teacher_fields(args) -> Optional[List[str]]:
     return kept
 
 
+def _warn_if_teacher_misses_captions(checks, teacher_fields: Optional[List[str]]) -> int:
+    """Warns (stderr) when image-only items would reach the teacher with no text.
+
+    With --caption-images, an item with an image and no text gets its only text from
+    the caption; a teacher field list without image_caption (an ablation, say) then
+    scores it on the query alone. Allowed, since the ablation may be the point, but
+    never silent. Returns the number of such items.
+    """
+    image_only = sum(check.image_only for check in checks)
+    if image_only and teacher_fields is not None and "image_caption" not in teacher_fields:
+        print(f"warning: {image_only} item(s) have only an image, so their only text will be "
+              "the image caption, which --teacher-fields / --teacher-drop-field hide from the "
+              "teacher: it will score them on their query alone", file=sys.stderr)
+        return image_only
+    return 0
+
+
 def _teacher_and_student(args) -> Dict[str, Dict]:
     teacher = {
         "preset": args.teacher_preset,
@@ -257,6 +274,7 @@ def _run_pipeline(args, labeled: List[str], unlabeled: List[str], input_format: 
         print(f"input {check.path}: {check.rows} rows, {check.valid} valid{note}")
         for row, reason, message in check.errors[:5]:
             print(f"  row {row}: {reason}: {message}")
+    _warn_if_teacher_misses_captions(checks, _teacher_fields(args))
     config = PipelineConfig.for_workdir(
         workdir, model_name=args.model_name, input_format=input_format,
         enable_cache=not args.no_cache, **_config_overrides(args),

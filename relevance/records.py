@@ -191,6 +191,8 @@ class FileCheck:
         labeled: valid rows with a grade.
         errors: up to `max_errors_listed` of (row_number, reason code, message).
         reason_counts: number of invalid rows per reason code (all of them).
+        image_only: valid rows whose item has an image and no text (accepted only with
+            `image_only_items`; their text will be the image caption).
 
     Example:
         >>> check = FileCheck(path="a.csv", rows=3, valid=2, labeled=2,
@@ -205,6 +207,7 @@ class FileCheck:
     labeled: int
     errors: List[Tuple[int, str, str]]
     reason_counts: Dict[str, int] = dataclasses.field(default_factory=dict)
+    image_only: int = 0
 
 
 def check_input_file(
@@ -229,7 +232,7 @@ def check_input_file(
         >>> check = check_input_file("labeled.jsonl", require_grades=True)  # doctest: +SKIP
         >>> print(check.valid, "of", check.rows, "rows are usable")  # doctest: +SKIP
     """
-    rows = valid = labeled = 0
+    rows = valid = labeled = image_only = 0
     errors: List[Tuple[int, str, str]] = []
     reason_counts: Dict[str, int] = {}
     first_fields: Optional[dict] = None
@@ -252,6 +255,7 @@ def check_input_file(
             else:
                 valid += 1
                 labeled += record[contract.GRADE] is not None
+                image_only += not any(record[name] for name in contract.ITEM_TEXT_FIELDS)
                 continue
         reason_counts[reason] = reason_counts.get(reason, 0) + 1
         if len(errors) < max_errors_listed:
@@ -279,7 +283,7 @@ def check_input_file(
             ", ".join(f"{reason}: {count}" for reason, count in sorted(reason_counts.items())),
         )
     logger.info("%s: %d rows, %d valid, %d labeled", path, rows, valid, labeled)
-    return FileCheck(path, rows, valid, labeled, errors, reason_counts)
+    return FileCheck(path, rows, valid, labeled, errors, reason_counts, image_only)
 
 
 # ---------------------------------------------------------------- value parsing

@@ -50,7 +50,6 @@ class SignatureRunner:
     >>> import tempfile, os, numpy as np
     >>> from serving.demo_models import write_lexical_model
     >>> from serving.loaded_version import LoadedVersion
-from serving.positional_signature import PositionalSignature
     >>> version = LoadedVersion.load(1, write_lexical_model(os.path.join(tempfile.mkdtemp(), "1")))
     >>> runner = SignatureRunner(ServingLimits())
     >>> inputs = {name: np.array([b"red shoes"], dtype=object) for name in contract.RAW_SIGNATURE_INPUTS}

@@ -158,13 +158,24 @@ def test_image_only_items_are_accepted_only_when_captioning(image):
 def test_preflight_passes_image_only_rows_when_captioning(tmp_path):
     from relevance.staging import preflight
 
+    from relevance.cli import _warn_if_teacher_misses_captions
+
     rows = [_with(item_id=f"i{n}", title="", image=f"img/{n}.png", grade=1 + n % 5)
             for n in range(3)]
+    rows.append(_with(item_id="with-text", image="img/t.png", grade=2))
     path = _jsonl(tmp_path, "image_only.jsonl", rows)
+    [without] = preflight([path], [], "auto", contract.DEFAULT_NUM_GRADES)
+    assert (without.valid, without.reason_counts) == (1, {"missing_item_text": 3})
     with pytest.raises(InputError, match="--caption-images"):
-        preflight([path], [], "auto", contract.DEFAULT_NUM_GRADES)
-    [check] = preflight([path], [], "auto", contract.DEFAULT_NUM_GRADES, caption_images=True)
-    assert (check.rows, check.valid, check.labeled) == (3, 3, 3)
+        preflight([_jsonl(tmp_path, "only_images.jsonl", rows[:3])], [], "auto",
+                  contract.DEFAULT_NUM_GRADES)
+    checks = preflight([path], [], "auto", contract.DEFAULT_NUM_GRADES, caption_images=True)
+    [check] = checks
+    assert (check.rows, check.valid, check.labeled, check.image_only) == (4, 4, 4, 3)
+    # A teacher that never sees the caption would score those 3 on their query alone.
+    assert _warn_if_teacher_misses_captions(checks, ["title", "description"]) == 3
+    assert _warn_if_teacher_misses_captions(checks, ["title", "image_caption"]) == 0
+    assert _warn_if_teacher_misses_captions(checks, None) == 0  # default: every field
 
 
 def test_record_error_pickles():
