@@ -9,8 +9,8 @@ Example:
 
 >>> import tempfile, os
 >>> path = write_lexical_model(os.path.join(tempfile.mkdtemp(), "relevance_student", "1"))
->>> sorted(os.listdir(path))[:2]
-['assets', 'fingerprint.pb']
+>>> sorted(name for name in os.listdir(path) if name.startswith(("saved_model", "variables")))
+['saved_model.pb', 'variables']
 """
 
 import os
