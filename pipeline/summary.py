@@ -18,7 +18,7 @@ from tfx.utils import path_utils
 
 from components.example_gen.executor import QUARANTINE_DIR, read_ingest_counts
 from components.image_captioner import counts as caption_counts
-from components.image_captioner.quarantine import quarantine_path as caption_quarantine_path
+from components.image_captioner.quarantine import quarantine_pattern as caption_quarantine_pattern
 from components.pseudo_labeler.counts import COUNTS_FILE_NAME
 from pipeline import pipeline as definition
 from pipeline.config import PipelineConfig
@@ -112,7 +112,7 @@ def build_run_summary(config: PipelineConfig) -> Dict[str, Any]:
             os.path.join(captioned[0].uri, caption_counts.COUNTS_FILE_NAME)
         )
         # Its counts carry "quarantined"; say where those items went, too.
-        image_captions["quarantine"] = caption_quarantine_path(captioned[0].uri)
+        image_captions["quarantine"] = caption_quarantine_pattern(captioned[0].uri)
     pseudo_counts = _read_json(os.path.join(pseudo.uri, COUNTS_FILE_NAME))
     gate_blessing = _latest_outputs(store, name, definition.GATE)["blessing"][0]
     gate_document = read_gate_report(gate_blessing.uri)

@@ -12,7 +12,7 @@ from components.image_captioner import counts
 from components.image_captioner.caption_cache import CaptionCache, cache_namespace
 from components.image_captioner.component import ImageCaptioner
 from components.image_captioner.executor import Executor
-from components.image_captioner.quarantine import REASON, quarantine_path, read_quarantine
+from components.image_captioner.quarantine import REASON, quarantine_pattern, read_quarantine
 from components.image_captioner.tiny_preset import write_tiny_paligemma_preset
 from relevance import contract
 from relevance.records import example_to_record, record_to_example, to_record
@@ -180,13 +180,16 @@ def test_rerun_is_byte_identical(first_run, second_run):
             path for split in artifact_utils.decode_split_names(output.split_names)
             for path in tf.io.gfile.glob(
                 os.path.join(artifact_utils.get_split_uri([output], split), "*")))
-        paths = split_files + [quarantine_path(output.uri)]
+        paths = split_files + tf.io.gfile.glob(quarantine_pattern(output.uri))
         return {os.path.relpath(p, output.uri): open(p, "rb").read() for p in paths}
 
     (first, _, _), _ = first_run
     second = second_run[0]
     assert files(first) == files(second)
-    assert files(first)[os.path.relpath(quarantine_path(first.uri), first.uri)].count(b"\n") == 1
+    quarantine = {name: data for name, data in files(first).items()
+                  if name.startswith("quarantine" + os.sep)}
+    assert list(quarantine) == [os.path.join("quarantine", "quarantine-00000-of-00001.jsonl")]
+    assert list(quarantine.values())[0].count(b"\n") == 1
 
 
 def test_cache_prevents_recomputation(first_run, second_run, preset):

@@ -10,7 +10,7 @@ Kept free of TFX artifacts so it can be run and tested on plain paths.
                                   write `image_caption` ─────────────────────> Write <───┘
 
 An example that has no item text at all once captioning is done (an image-only item
-whose image was unreadable or got no caption) goes to the quarantine file instead of
+whose image was unreadable or got no caption) goes to the quarantine shards instead of
 Write (see `quarantine.py`), keeping its outcome.
 
 Example:
@@ -22,7 +22,7 @@ Example:
             input_patterns={"train": [...], "eval": [...], "unlabeled": [...]},
             output_split_dirs={"train": "/out/Split-train", ...},
             scratch_dir="/out/_scratch",
-            quarantine_file="/out/quarantine/quarantine.jsonl"))
+            quarantine_dir="/out/quarantine"))
 """
 
 import dataclasses
@@ -44,6 +44,7 @@ from components.image_captioner.images import (
     has_image,
     read_image,
 )
+from components.pseudo_labeler import sharded_writer
 from components.pseudo_labeler.sharded_writer import WriteDeterministicShards
 
 CAPTION_FIELD = "image_caption"
@@ -84,14 +85,14 @@ class CaptioningPaths:
     Example:
 
     >>> CaptioningPaths({"train": ["/in/Split-train/*"]}, {"train": "/out/Split-train"},
-    ...                 "/out/_scratch", "/out/quarantine/quarantine.jsonl").events_path
+    ...                 "/out/_scratch", "/out/quarantine").events_path
     '/out/_scratch/events.json'
     """
 
     input_patterns: Dict[str, List[str]]
     output_split_dirs: Dict[str, str]
     scratch_dir: str  # removed by the caller after the run
-    quarantine_file: str  # JSON lines of the examples left without item text
+    quarantine_dir: str  # JSON-lines shards of the examples left without item text
 
     @property
     def events_path(self) -> str:
@@ -228,8 +229,9 @@ def build_captioning_graph(pipeline, config: CaptioningConfig, paths: Captioning
     )
     _ = (
         quarantined
-        | "QuarantineLines" >> beam.Map(lambda soe: soe[2])
-        | "WriteQuarantine" >> quarantine_lib.WriteQuarantine(paths.quarantine_file)
+        | "QuarantineLines" >> beam.Map(lambda soe: (paths.quarantine_dir, soe[2].encode("utf-8")))
+        | "WriteQuarantine" >> WriteDeterministicShards(paths.scratch_dir,
+                                                        shard_format=sharded_writer.JSON_LINES)
     )
 
     events = (

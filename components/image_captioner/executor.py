@@ -17,7 +17,7 @@ from components.image_captioner import component_spec as spec_lib
 from components.image_captioner import counts as counts_lib
 from components.image_captioner.caption_cache import cache_namespace
 from components.image_captioner.caption_model import CaptionSettings
-from components.image_captioner.quarantine import quarantine_path
+from components.image_captioner.quarantine import quarantine_dir
 from components.image_captioner.captioning_pipeline import (
     CaptioningConfig,
     CaptioningPaths,
@@ -58,13 +58,16 @@ def run_captioning(config: CaptioningConfig, paths: CaptioningPaths,
         build_captioning_graph(pipeline, config, paths)
     for split_dir in paths.output_split_dirs.values():
         sharded_writer.fill_missing_shards(split_dir, paths.scratch_dir)
+    # An empty shard when nothing was quarantined, so the quarantine always exists.
+    sharded_writer.fill_missing_shards(paths.quarantine_dir, paths.scratch_dir,
+                                       sharded_writer.JSON_LINES)
     with tf.io.gfile.GFile(paths.events_path) as events_file:
         report = counts_lib.CaptionCounts.from_events(json.loads(events_file.read()))
     tf.io.gfile.rmtree(paths.scratch_dir)
     logging.info(report.summary())
     if report.as_dict()[counts_lib.QUARANTINED]:
         logging.warning("ImageCaptioner: items still without text after captioning were "
-                        "quarantined, not written: see %s", paths.quarantine_file)
+                        "quarantined, not written: see %s/", paths.quarantine_dir)
     if not report.reconciles():
         raise RuntimeError(f"image caption counts do not reconcile: {report.to_json()}")
     return report
@@ -106,7 +109,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             },
             # Outside the split directories, which readers glob whole.
             scratch_dir=posixpath.join(output.uri, _SCRATCH_DIR_NAME),
-            quarantine_file=quarantine_path(output.uri),
+            quarantine_dir=quarantine_dir(output.uri),
         )
         report = run_captioning(config, paths, self._make_beam_pipeline)
 

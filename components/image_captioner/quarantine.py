@@ -4,7 +4,9 @@ ExampleGen lets an item with an image but no text through when images are captio
 (`to_record(..., image_only_items=True)`); its caption becomes its text. When that fails
 (unreadable image, model error, empty caption) the item has no text at all and no model
 may read it, so the captioner sets it aside under `<output uri>/quarantine/` as JSON
-lines shaped like ExampleGen's quarantine entries, sorted so re-runs are byte-identical.
+lines shaped like ExampleGen's quarantine entries, in `quarantine-SSSSS-of-NNNNN.jsonl`
+shards written by `sharded_writer.WriteDeterministicShards` (format `JSON_LINES`): re-runs
+are byte-identical, and no worker holds more than one shard, however many items fail.
 
 Example:
 
@@ -16,7 +18,8 @@ False
 >>> json.loads(quarantine_entry("train", example, "unreadable_image"))["reason"]
 'no_item_text_after_captioning'
 
-    quarantined_lines | WriteQuarantine(quarantine_path("/out/captioned"))
+    (quarantine_dir("/out/captioned"), line_bytes) pairs | WriteDeterministicShards(
+        "/out/_tmp", shard_format=sharded_writer.JSON_LINES)
 """
 
 import hashlib
@@ -24,7 +27,6 @@ import json
 import posixpath
 from typing import Dict, List
 
-import apache_beam as beam
 import tensorflow as tf
 
 from components.example_gen.executor import QUARANTINE_DIR
@@ -32,7 +34,6 @@ from relevance import contract
 from relevance.readers import example_to_dict
 
 REASON = "no_item_text_after_captioning"
-FILE_NAME = "quarantine.jsonl"
 
 
 def has_item_text(example: tf.train.Example) -> bool:
@@ -50,7 +51,7 @@ def _fields(example: tf.train.Example) -> Dict:
     data = fields.pop(contract.IMAGE_BYTES, None)
     if data:
         # The image itself stays in the input; a fingerprint identifies it without
-        # making the quarantine file (written as one sorted block) as large as the images.
+        # making the quarantine shards as large as the images.
         data = data if isinstance(data, bytes) else b"".join(data)
         fields[contract.IMAGE_BYTES] = {
             "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
@@ -75,36 +76,19 @@ def quarantine_entry(split: str, example: tf.train.Example, caption_outcome: str
     return json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _as_one_block(lines: List[str]) -> List[str]:
-    # One element, so the runner cannot reorder lines; nothing at all when empty.
-    return ["\n".join(sorted(lines))] if lines else []
+def quarantine_dir(output_uri: str) -> str:
+    return posixpath.join(output_uri, QUARANTINE_DIR)
 
 
-class WriteQuarantine(beam.PTransform):
-    """Writes JSON lines, sorted, as one file at `path` (see `quarantine_path`).
-
-    The file always exists (empty when nothing was quarantined).
-    """
-
-    def __init__(self, path: str):
-        super().__init__()
-        self._path = path
-
-    def expand(self, lines):
-        return (
-            lines
-            | "AllQuarantined" >> beam.combiners.ToList()
-            | "SortQuarantined" >> beam.FlatMap(_as_one_block)
-            | "WriteQuarantined"
-            >> beam.io.WriteToText(self._path, shard_name_template="", num_shards=1)
-        )
-
-
-def quarantine_path(output_uri: str) -> str:
-    return posixpath.join(output_uri, QUARANTINE_DIR, FILE_NAME)
+def quarantine_pattern(output_uri: str) -> str:
+    """Glob of the quarantine shards (there is always at least one, maybe empty)."""
+    return posixpath.join(quarantine_dir(output_uri), "quarantine-*.jsonl")
 
 
 def read_quarantine(output_uri: str) -> List[Dict]:
     """The entries the captioner quarantined in the run that wrote `output_uri`."""
-    with tf.io.gfile.GFile(quarantine_path(output_uri)) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    entries = []
+    for path in sorted(tf.io.gfile.glob(quarantine_pattern(output_uri))):
+        with tf.io.gfile.GFile(path) as handle:
+            entries += [json.loads(line) for line in handle if line.strip()]
+    return entries
