@@ -62,13 +62,13 @@ def _student_model_dir(pipeline_workdir: str) -> str:
 
     from pipeline import pipeline as definition
     from pipeline.config import PipelineConfig
-    from pipeline.summary import _latest_outputs  # noqa: SLF001 - the run summary's own reader
+    from pipeline.summary import latest_outputs
 
     config = PipelineConfig.for_workdir(pipeline_workdir)
     store = metadata_store.MetadataStore(
         tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     )
-    model = _latest_outputs(store, config.pipeline_name, definition.STUDENT)["model"][0]
+    model = latest_outputs(store, config.pipeline_name, definition.STUDENT)["model"][0]
     return path_utils.serving_model_path(model.uri)
 
 

@@ -32,8 +32,17 @@ _DONE_STATES = (
 )
 
 
-def _latest_outputs(store, pipeline_name: str, node_id: str) -> Dict[str, List[Any]]:
-    """Output artifacts, by output key, of the newest finished execution of a node."""
+def latest_outputs(store, pipeline_name: str, node_id: str) -> Dict[str, List[Any]]:
+    """Output artifacts, by output key, of the newest finished execution of a node.
+
+    Raises RuntimeError when the node never ran or never finished. Used by the run
+    summary and by benchmarks that need a run's artifacts (e.g. the student's model).
+
+    Example:
+
+        store = metadata_store.MetadataStore(connection_config)
+        [model] = latest_outputs(store, "relevance", "StudentTrainer")["model"]
+    """
     context = store.get_context_by_type_and_name("node", f"{pipeline_name}.{node_id}")
     if context is None:
         raise RuntimeError(f"component {node_id} never ran in pipeline {pipeline_name}")
@@ -96,25 +105,25 @@ def build_run_summary(config: PipelineConfig) -> Dict[str, Any]:
     store = metadata_store.MetadataStore(connection)
     name = config.pipeline_name
 
-    examples = _latest_outputs(store, name, definition.EXAMPLE_GEN)["examples"][0]
-    teacher = _latest_outputs(store, name, definition.TEACHER)["model"][0]
-    pseudo = _latest_outputs(store, name, definition.PSEUDO_LABELER)["pseudo_labeled"][0]
-    evaluator = _latest_outputs(store, name, definition.EVALUATOR)
-    teacher_evaluation = _latest_outputs(store, name, definition.TEACHER_EVALUATOR)[
+    examples = latest_outputs(store, name, definition.EXAMPLE_GEN)["examples"][0]
+    teacher = latest_outputs(store, name, definition.TEACHER)["model"][0]
+    pseudo = latest_outputs(store, name, definition.PSEUDO_LABELER)["pseudo_labeled"][0]
+    evaluator = latest_outputs(store, name, definition.EVALUATOR)
+    teacher_evaluation = latest_outputs(store, name, definition.TEACHER_EVALUATOR)[
         "evaluation"][0]
-    pushed = _latest_outputs(store, name, definition.PUSHER)["pushed_model"][0]
+    pushed = latest_outputs(store, name, definition.PUSHER)["pushed_model"][0]
 
     ingest = read_ingest_counts(examples.uri)
     image_captions = None
     if config.caption_images:
-        captioned = _latest_outputs(store, name, definition.IMAGE_CAPTIONER)["captioned_examples"]
+        captioned = latest_outputs(store, name, definition.IMAGE_CAPTIONER)["captioned_examples"]
         image_captions = _read_json(
             os.path.join(captioned[0].uri, caption_counts.COUNTS_FILE_NAME)
         )
         # Its counts carry "quarantined"; say where those items went, too.
         image_captions["quarantine"] = caption_quarantine_pattern(captioned[0].uri)
     pseudo_counts = _read_json(os.path.join(pseudo.uri, COUNTS_FILE_NAME))
-    gate_blessing = _latest_outputs(store, name, definition.GATE)["blessing"][0]
+    gate_blessing = latest_outputs(store, name, definition.GATE)["blessing"][0]
     gate_document = read_gate_report(gate_blessing.uri)
     blessed = bool(_custom(gate_blessing, "blessed"))
     was_pushed = bool(_custom(pushed, "pushed"))
