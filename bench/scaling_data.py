@@ -55,7 +55,7 @@ def _demo(data_dir: str, out_dir: str) -> Dict:
     test: List[dict] = []
     for language in demo_data.LANGUAGES:
         # The generator's own graded rows, one language at a time so each row carries it.
-        rows = demo_data._generate_rows(  # noqa: SLF001 - the only graded multilingual source
+        rows = demo_data.generate_rows(
             random.Random(f"scaling-test-{language}-{SEED}"), DEMO_TEST_PER_LANGUAGE,
             (language,), f"T{language}", contract.DEFAULT_NUM_GRADES,
         )

@@ -231,11 +231,11 @@ def write_demo_data(
     if num_grades < 2:
         raise ValueError(f"num_grades must be at least 2, got {num_grades}")
     # Images come from their own generators so the rest of the data does not change.
-    labeled_rows = _generate_rows(
+    labeled_rows = generate_rows(
         random.Random(f"labeled-{seed}"), num_labeled, (LABELED_LANGUAGE,), "L", num_grades,
         image_rng=random.Random(f"labeled-images-{seed}"),
     )
-    unlabeled_rows = _generate_rows(
+    unlabeled_rows = generate_rows(
         random.Random(f"unlabeled-{seed}"), num_unlabeled, LANGUAGES, "U", num_grades,
         image_rng=random.Random(f"unlabeled-images-{seed}"),
     )
@@ -277,10 +277,22 @@ def relevance_grade(query: Attributes, item: Attributes) -> int:
 # ---------------------------------------------------------------- generation
 
 
-def _generate_rows(
+def generate_rows(
     rng: random.Random, num_rows: int, languages: Tuple[str, ...], prefix: str, num_grades: int,
     image_rng: Optional[random.Random] = None,
 ) -> List[dict]:
+    """`num_rows` graded rows (contract fields) for queries in `languages`, in turn.
+
+    The generator behind `write_demo_data`, for callers that need more graded rows of
+    the same distribution (e.g. a held-out test set per language). Grades carry the
+    demo's label noise; ids start with `prefix`; `image_rng` adds image-only items.
+
+    Example:
+
+    >>> rows = generate_rows(random.Random(0), 12, ("de",), "T", 5)
+    >>> len(rows), all(1 <= row["grade"] <= 5 for row in rows)
+    (12, True)
+    """
     rows: List[dict] = []
     used_queries: Dict[str, set] = {}
     query_index = 0
