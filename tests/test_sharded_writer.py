@@ -5,8 +5,8 @@ import os
 import apache_beam as beam
 import tensorflow as tf
 
-from components.pseudo_labeler import sharded_writer
-from components.pseudo_labeler.sharded_writer import (
+from components import sharded_writer
+from components.sharded_writer import (
     JSON_LINES,
     TFRECORD,
     WriteDeterministicShards,

@@ -32,6 +32,7 @@ import apache_beam as beam
 import tensorflow as tf
 from absl import logging
 
+from components import sharded_writer
 from components.event_counts import WriteEventTotals
 from components.image_captioner import counts
 from components.image_captioner import quarantine as quarantine_lib
@@ -44,8 +45,7 @@ from components.image_captioner.images import (
     has_image,
     read_image,
 )
-from components.pseudo_labeler import sharded_writer
-from components.pseudo_labeler.sharded_writer import WriteDeterministicShards
+from components.sharded_writer import WriteDeterministicShards
 
 CAPTION_FIELD = "image_caption"
 _PASS = "pass"  # (split, serialized, outcome): written unchanged

@@ -12,6 +12,7 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
+from components import sharded_writer
 from components.examples_io import finish_examples_output, split_file_patterns
 from components.image_captioner import component_spec as spec_lib
 from components.image_captioner import counts as counts_lib
@@ -24,7 +25,6 @@ from components.image_captioner.captioning_pipeline import (
     build_captioning_graph,
 )
 from components.image_captioner.tiny_preset import is_tiny_preset
-from components.pseudo_labeler import sharded_writer
 
 COUNTS_PROPERTY = "image_caption_counts"
 _SCRATCH_DIR_NAME = "_scratch"

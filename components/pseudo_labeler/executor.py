@@ -11,10 +11,10 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from components import sharded_writer
 from components.examples_io import finish_examples_output, split_file_patterns
 from components.pseudo_labeler import component_spec as spec_lib
 from components.pseudo_labeler import counts as counts_lib
-from components.pseudo_labeler import sharded_writer
 from components.pseudo_labeler.labeling_pipeline import (
     LabelingConfig,
     LabelingPaths,

@@ -20,8 +20,8 @@ from typing import Dict, List, Optional
 import apache_beam as beam
 
 from components.pseudo_labeler import counts, ranking, records, selection
-from components.pseudo_labeler.sharded_writer import WriteDeterministicShards
 from components.pseudo_labeler.teacher import ScoreWithTeacher
+from components.sharded_writer import WriteDeterministicShards
 from relevance import contract
 
 _PARSED = "parsed"

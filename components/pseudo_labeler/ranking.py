@@ -2,7 +2,7 @@
 
 Everything here is pure Python so selection gives the same answer on every runner,
 worker and Python process: Python's `hash()` is salted per process, so stable ids come
-from SHA-256 instead.
+from SHA-256 instead (`components.hashing.stable_hash`).
 
 Example:
 
@@ -15,9 +15,10 @@ True
 (99999, 0)
 """
 
-import hashlib
 import math
 from typing import Dict, Mapping, Optional, Tuple
+
+from components.hashing import stable_hash
 
 # Separates query_id and item_id in a pair key; ids never contain control characters.
 _PAIR_SEPARATOR = b"\x1f"
@@ -32,11 +33,6 @@ RankKey = Tuple[float, int, int]
 def pair_key(query_id: bytes, item_id: bytes) -> bytes:
     """The identity of a (query, item) pair."""
     return query_id + _PAIR_SEPARATOR + item_id
-
-
-def stable_hash(value: bytes) -> int:
-    """A 63-bit hash that is the same in every process (unlike `hash()`)."""
-    return int.from_bytes(hashlib.sha256(value).digest()[:8], "big") >> 1
 
 
 def rank_key(confidence: float, pair: bytes, serialized: bytes) -> RankKey:

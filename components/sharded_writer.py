@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Optional
 import apache_beam as beam
 import tensorflow as tf
 
-from components.pseudo_labeler import ranking
+from components.hashing import stable_hash
 
 # About 100-200 MB per shard for typical relevance rows; enough shards for parallel reads.
 RECORDS_PER_SHARD = 200_000
@@ -107,7 +107,7 @@ class _WriteShard(beam.DoFn):
 
 def _key_by_shard(dir_and_record, records_per_dir, order_key=None):
     output_dir, record = dir_and_record
-    record_hash = ranking.stable_hash(order_key(record) if order_key else record)
+    record_hash = stable_hash(order_key(record) if order_key else record)
     shard = record_hash % num_shards_for(records_per_dir[output_dir])
     return (output_dir, shard), (record_hash, record)
 
