@@ -255,7 +255,7 @@ def check_input_file(
             else:
                 valid += 1
                 labeled += record[contract.GRADE] is not None
-                image_only += not any(record[name] for name in contract.ITEM_TEXT_FIELDS)
+                image_only += not _has_item_text(record)
                 continue
         reason_counts[reason] = reason_counts.get(reason, 0) + 1
         if len(errors) < max_errors_listed:
@@ -289,8 +289,12 @@ def check_input_file(
 # ---------------------------------------------------------------- value parsing
 
 
+def _has_item_text(record: dict) -> bool:
+    return any(record[name] for name in contract.ITEM_TEXT_FIELDS)
+
+
 def _check_item_text(record: dict, image_only_items: bool) -> None:
-    if any(record[name] for name in contract.ITEM_TEXT_FIELDS):
+    if _has_item_text(record):
         return
     has_image = any(record[name] for name in contract.IMAGE_FIELDS)
     if has_image and image_only_items:

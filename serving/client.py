@@ -38,7 +38,8 @@ def _field_text(candidate: Mapping, field: str) -> str:
     return value if isinstance(value, (str, bytes)) else str(value)
 
 
-def _example_bytes(query: str, candidate: Mapping) -> bytes:
+def example_bytes(query: str, candidate: Mapping) -> bytes:
+    """One (query, candidate) pair as a serialized tf.Example (the examples signature's input)."""
     features = {contract.QUERY: [to_bytes(query)]}
     for field in contract.ITEM_SCALAR_TEXT_FIELDS:
         features[field] = [to_bytes(_field_text(candidate, field))]
@@ -50,6 +51,24 @@ def _example_bytes(query: str, candidate: Mapping) -> bytes:
         k: tf.train.Feature(bytes_list=tf.train.BytesList(value=v)) for k, v in features.items()
     }))
     return example.SerializeToString()
+
+
+def raw_inputs(query: str, candidates: Sequence[Mapping]) -> Dict[str, List[str]]:
+    """The raw signature's inputs for one query and its candidates, one entry per candidate.
+
+    The query is repeated per candidate (not sent once) so that TF Serving's request
+    batching, which concatenates inputs of queued requests, stays valid.
+
+    Example:
+
+    >>> inputs = raw_inputs("wool hat", [{"title": "Hat", "board_titles": ["Winter", "Wool"]}])
+    >>> inputs["query"], inputs["title"], inputs["board_titles"] == ["Winter" + contract.LIST_SEPARATOR + "Wool"]
+    (['wool hat'], ['Hat'], True)
+    """
+    inputs = {contract.QUERY: [query] * len(candidates)}
+    for field in contract.ITEM_TEXT_FIELDS:
+        inputs[field] = [_field_text(c, field) for c in candidates]
+    return inputs
 
 
 class RelevanceClient:
@@ -141,13 +160,8 @@ class RelevanceClient:
 
     def _inputs(self, query: str, chunk: Sequence[Mapping]):
         if self.signature_name == contract.SIGNATURE_EXAMPLES:
-            return {"examples": [_example_bytes(query, c) for c in chunk]}
-        # The query is repeated per candidate (not sent once) so that TF Serving's
-        # request batching, which concatenates inputs of queued requests, stays valid.
-        inputs = {contract.QUERY: [query] * len(chunk)}
-        for field in contract.ITEM_TEXT_FIELDS:
-            inputs[field] = [_field_text(c, field) for c in chunk]
-        return inputs
+            return {"examples": [example_bytes(query, c) for c in chunk]}
+        return raw_inputs(query, chunk)
 
     def scoring_request(self, query: str, candidates: Sequence[Mapping]) -> predict_pb2.PredictRequest:
         """The PredictRequest `score` sends for one batch of candidates (e.g. to replay it)."""

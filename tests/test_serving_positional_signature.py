@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from relevance import contract
+from serving.client import example_bytes, raw_inputs
 from serving.demo_models import sample_candidates, write_lexical_model
 from serving.errors import RequestRejected
 from serving.loaded_version import LoadedVersion
@@ -21,22 +22,9 @@ def version(tmp_path_factory):
 
 def _inputs_for(signature_name, candidates):
     if signature_name == contract.SIGNATURE_RAW:
-        inputs = {field: tf.constant([c[field] if isinstance(c[field], str)
-                                      else contract.LIST_SEPARATOR.join(c[field])
-                                      for c in candidates])
-                  for field in contract.ITEM_TEXT_FIELDS}
-        inputs[contract.QUERY] = tf.constant(["red running shoes"])
-        return inputs
-    examples = [
-        tf.train.Example(features=tf.train.Features(feature={
-            contract.QUERY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"wool hat"])),
-            "title": tf.train.Feature(
-                bytes_list=tf.train.BytesList(value=[c["title"].encode()])),
-            contract.GRADE: tf.train.Feature(int64_list=tf.train.Int64List(value=[index % 5])),
-        })).SerializeToString()
-        for index, c in enumerate(candidates)
-    ]
-    return {"examples": tf.constant(examples)}
+        return {name: tf.constant(values)
+                for name, values in raw_inputs("red running shoes", candidates).items()}
+    return {"examples": tf.constant([example_bytes("wool hat", c) for c in candidates])}
 
 
 def test_every_signature_gives_the_keyword_calls_outputs(version):

@@ -32,7 +32,6 @@ import apache_beam as beam
 import tensorflow as tf
 from absl import logging
 
-from components import sharded_writer
 from components.event_counts import WriteEventTotals
 from components.image_captioner import counts
 from components.image_captioner import quarantine as quarantine_lib
@@ -45,7 +44,7 @@ from components.image_captioner.images import (
     has_image,
     read_image,
 )
-from components.sharded_writer import WriteDeterministicShards
+from components.sharded_writer import JSON_LINES, WriteDeterministicShards
 
 CAPTION_FIELD = "image_caption"
 _PASS = "pass"  # (split, serialized, outcome): written unchanged
@@ -230,8 +229,7 @@ def build_captioning_graph(pipeline, config: CaptioningConfig, paths: Captioning
     _ = (
         quarantined
         | "QuarantineLines" >> beam.Map(lambda soe: (paths.quarantine_dir, soe[2].encode("utf-8")))
-        | "WriteQuarantine" >> WriteDeterministicShards(paths.scratch_dir,
-                                                        shard_format=sharded_writer.JSON_LINES)
+        | "WriteQuarantine" >> WriteDeterministicShards(paths.scratch_dir, shard_format=JSON_LINES)
     )
 
     events = (
