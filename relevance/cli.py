@@ -20,6 +20,7 @@ from relevance import contract
 from relevance.adapters import crowdflower, xquad_r
 from relevance.caption_flags import add_caption_flags, caption_overrides, prepare_demo_captions
 from relevance.errors import InputError
+from relevance.presets_cli import add_preset_cache_flag, prepare_teacher_preset
 from relevance.readers import FILE_ADAPTER_FORMATS, FORMATS
 
 EXIT_USER_ERROR = 2
@@ -47,8 +48,11 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-percent", type=float, default=20.0,
                         help="share of labeled queries held out for evaluation (default 20)")
     parser.add_argument("--teacher-preset", default=None, metavar="NAME_OR_DIR",
-                        help="keras-hub preset name or local preset directory for the teacher "
-                             "(default: a small multilingual encoder trained from scratch)")
+                        help="the teacher's backbone: multilingual-e5-small (default; "
+                             "pretrained, built once into the preset cache), from-scratch "
+                             "(small, no pretraining: quick runs), a keras-hub preset "
+                             "directory, or a keras-hub preset name")
+    add_preset_cache_flag(parser)
     parser.add_argument("--teacher-epochs", type=int, default=None)
     parser.add_argument("--teacher-batch-size", type=int, default=None)
     parser.add_argument("--teacher-learning-rate", type=float, default=None)
@@ -150,12 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_flags(compile_)
 
     from relevance.evaluate_flags import add_evaluate_parser
+    from relevance.presets_cli import add_presets_parser
     from serving.score_flags import add_score_parser
     from serving.serve_flags import add_serve_parser
 
     add_evaluate_parser(commands)
     add_serve_parser(commands)
     add_score_parser(commands)
+    add_presets_parser(commands)
     return parser
 
 
@@ -197,6 +203,7 @@ def _warn_if_teacher_misses_captions(checks, teacher_fields: Optional[List[str]]
 def _teacher_and_student(args) -> Dict[str, Dict]:
     teacher = {
         "preset": args.teacher_preset,
+        "preset_cache_dir": os.path.abspath(args.preset_cache) if args.preset_cache else None,
         "epochs": args.teacher_epochs,
         "batch_size": args.teacher_batch_size,
         "learning_rate": args.teacher_learning_rate,
@@ -275,6 +282,7 @@ def _run_pipeline(args, labeled: List[str], unlabeled: List[str], input_format: 
         for row, reason, message in check.errors[:5]:
             print(f"  row {row}: {reason}: {message}")
     _warn_if_teacher_misses_captions(checks, _teacher_fields(args))
+    prepare_teacher_preset(args.teacher_preset, args.preset_cache)
     config = PipelineConfig.for_workdir(
         workdir, model_name=args.model_name, input_format=input_format,
         enable_cache=not args.no_cache, **_config_overrides(args),
@@ -361,6 +369,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             from serving.client import score_main
 
             return score_main(args)
+        elif args.command == "presets":
+            from relevance.presets_cli import presets_main
+
+            return presets_main(args)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -48,6 +48,16 @@ def _config_from(exec_properties: Dict[str, Any], model_path: str, teacher_id: s
     )
 
 
+def count_records(patterns: List[str]) -> int:
+    """Records in the gzip TFRecord files of `patterns` (for progress and ETA): one
+    read pass, seconds for a hundred thousand rows, nothing next to the teacher."""
+    files = sorted(f for pattern in patterns for f in tf.io.gfile.glob(pattern))
+    if not files:
+        return 0
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
 def _record_counts(output: types.Artifact, report: counts_lib.PseudoLabelCounts) -> None:
     values = report.as_dict()
     for name in (counts_lib.UNLABELED_IN, counts_lib.PSEUDO_LABELED_OUT,
@@ -92,11 +102,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         }
         # Outside the split directories, which readers glob whole.
         scratch_dir = posixpath.join(output.uri, _SCRATCH_DIR_NAME)
+        input_patterns = split_file_patterns(examples, "PseudoLabeler", INPUT_SPLITS)
         paths = LabelingPaths(
-            input_patterns=split_file_patterns(examples, "PseudoLabeler", INPUT_SPLITS),
+            input_patterns=input_patterns,
             output_split_dirs=split_dirs,
             quarantine_dir=posixpath.join(output.uri, QUARANTINE_DIR_NAME),
             scratch_dir=scratch_dir,
+            expected_rows={split: count_records(patterns)
+                           for split, patterns in input_patterns.items()},
         )
 
         with self._make_beam_pipeline() as pipeline:

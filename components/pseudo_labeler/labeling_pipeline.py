@@ -20,6 +20,7 @@ from typing import Dict, List, Optional
 import apache_beam as beam
 
 from components.pseudo_labeler import counts, ranking, records, selection
+from components.pseudo_labeler.records import Candidate
 from components.pseudo_labeler.teacher import ScoreWithTeacher
 from components.sharded_writer import WriteDeterministicShards
 from relevance import contract
@@ -53,6 +54,8 @@ class LabelingPaths:
     output_split_dirs: Dict[str, str]
     quarantine_dir: str
     scratch_dir: str  # removed by the caller after the run
+    # Rows per input split, for progress lines (0 or absent: unknown).
+    expected_rows: Dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def events_path(self) -> str:
@@ -85,16 +88,57 @@ def _parse(raw, split: str):
     return parsed[_PARSED], parsed[counts.UNPARSEABLE]
 
 
-def _score(candidates, split: str, config: LabelingConfig):
+# Upper bounds (UTF-8 bytes of query + item text) of the length buckets the teacher
+# batches by. The teacher cuts each call to its longest row, so a batch of short rows
+# costs less than a batch that mixes them with long ones; beyond the last bound rows
+# fill the teacher's whole sequence anyway.
+LENGTH_BUCKET_BOUNDS = (64, 128, 192, 256, 384)
+
+
+def length_bucket(text_bytes: int) -> int:
+    """The length bucket of a row with `text_bytes` bytes of text.
+
+    >>> [length_bucket(n) for n in (10, 64, 65, 300, 5000)]
+    [0, 0, 1, 4, 5]
+    """
+    return next((i for i, bound in enumerate(LENGTH_BUCKET_BOUNDS) if text_bytes <= bound),
+                len(LENGTH_BUCKET_BOUNDS))
+
+
+# Rows of one length bucket are spread over this many groups, so a bucket is batched
+# by several workers, not one.
+LENGTH_BUCKET_SHARDS = 16
+
+
+def _chunks(rows: List[Candidate], size: int):
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def _length_batches(candidates, split: str, batch_size: int):
+    """Batches of `batch_size` rows (the last of each group smaller) from one length
+    bucket each, the same batches whatever the runner: rows are grouped by (bucket,
+    hash of the pair) and each group is cut in its pairs' order."""
+    def key(candidate):
+        bucket = length_bucket(candidate.text_bytes)
+        return (bucket, ranking.stable_hash(candidate.pair) % LENGTH_BUCKET_SHARDS), candidate
+
     return (
         candidates
-        # Fixed batch sizes: the teacher sees the same shapes whatever the runner does.
-        | f"Batch[{split}]"
-        >> beam.BatchElements(min_batch_size=config.batch_size, max_batch_size=config.batch_size)
+        | f"KeyByLength[{split}]" >> beam.Map(key)
+        | f"GroupByLength[{split}]" >> beam.GroupByKey()
+        | f"Batch[{split}]" >> beam.FlatMap(
+            lambda group: _chunks(sorted(group[1], key=lambda c: c.pair), batch_size))
+    )
+
+
+def _score(candidates, split: str, config: LabelingConfig, expected_rows: int = 0):
+    return (
+        _length_batches(candidates, split, config.batch_size)
         | f"Score[{split}]"
-        >> beam.ParDo(ScoreWithTeacher(config.model_path, config.num_grades)).with_outputs(
-            ScoreWithTeacher.FAILED, main="scored"
-        )
+        >> beam.ParDo(ScoreWithTeacher(config.model_path, config.num_grades,
+                                       progress_label=split, expected_rows=expected_rows)
+                      ).with_outputs(ScoreWithTeacher.FAILED, main="scored")
     )
 
 
@@ -174,7 +218,7 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
                          (contract.SPLIT_EVAL, counts.HUMAN_EVAL)):
         raw = _read_split(pipeline, split, paths.input_patterns[split])
         parsed, unparseable = _parse(raw, split)
-        scored = _score(parsed, split, config)
+        scored = _score(parsed, split, config, paths.expected_rows.get(split, 0))
         human_pairs.append(parsed | f"HumanPair[{split}]" >> beam.Map(lambda c: (c.pair, None)))
         failed = scored[ScoreWithTeacher.FAILED] | f"FailedBytes[{split}]" >> beam.Map(
             lambda c: c.serialized
@@ -206,7 +250,7 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
         events.append(_events(already_labeled, "CountAlreadyLabeled",
                               lambda _: counts.filtered(counts.ALREADY_LABELED)))
 
-    scored = _score(candidates, split, config)
+    scored = _score(candidates, split, config, paths.expected_rows.get(split, 0))
     failed = scored[ScoreWithTeacher.FAILED]
     events.append(_events(failed, "CountTeacherError",
                           lambda _: counts.filtered(counts.TEACHER_ERROR)))

@@ -62,6 +62,8 @@ class Candidate(NamedTuple):
     language: str
     serialized: bytes
     probabilities: Optional[Tuple[float, ...]] = None
+    # UTF-8 bytes of the query and item text: the length bucket the teacher batches by.
+    text_bytes: int = 0
 
     @property
     def confidence(self) -> float:
@@ -91,11 +93,15 @@ def parse_candidate(serialized: bytes) -> Candidate:
     if not query_id or not item_id:
         raise UnparseableExampleError("query_id and item_id must be single non-empty strings")
     language = _single_bytes(example, contract.LANGUAGE).decode("utf-8", "replace")
+    features = example.features.feature
+    text_bytes = sum(len(value) for name in (contract.QUERY,) + contract.ITEM_TEXT_FIELDS
+                     if name in features for value in features[name].bytes_list.value)
     return Candidate(
         pair=ranking.pair_key(query_id, item_id),
         query_id=query_id,
         language=language or UNKNOWN_LANGUAGE,
         serialized=serialized,
+        text_bytes=text_bytes,
     )
 
 

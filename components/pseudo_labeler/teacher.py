@@ -19,6 +19,7 @@ import tensorflow as tf
 from absl import logging
 from apache_beam.utils import shared
 
+from components.progress import RateProgress
 from components.pseudo_labeler.records import Candidate
 from relevance import contract
 from trainer.export import load_relevance_model
@@ -45,13 +46,21 @@ class ScoreWithTeacher(beam.DoFn):
     Args:
         model_path: SavedModel directory with the `serving_examples` signature.
         num_grades: G, the expected width of the `probabilities` output.
+        progress_label: the split, for the progress lines (rows, rate, ETA) each worker
+            logs while it scores (`components.progress`).
+        expected_rows: the split's rows in all, for the progress's percentage and ETA
+            (0: unknown).
     """
 
     FAILED = "teacher_failed"
 
-    def __init__(self, model_path: str, num_grades: int):
+    def __init__(self, model_path: str, num_grades: int, progress_label: str = "",
+                 expected_rows: int = 0):
         self._model_path = model_path
         self._num_grades = num_grades
+        self._progress_label = progress_label
+        self._expected_rows = int(expected_rows)
+        self._progress = None
         self._shared_handle = shared.Shared()
         self._teacher = None
         self._rows_scored = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "rows_scored")
@@ -62,6 +71,12 @@ class ScoreWithTeacher(beam.DoFn):
         self._teacher = self._shared_handle.acquire(
             lambda: _LoadedTeacher(model_path), tag=model_path
         )
+        label = f"PseudoLabeler[{self._progress_label}]" if self._progress_label else "PseudoLabeler"
+        self._progress = RateProgress(label, total=self._expected_rows)
+
+    def teardown(self):
+        if self._progress is not None:
+            self._progress.finish()
 
     def _predict(self, serialized: List[bytes]) -> np.ndarray:
         outputs = self._teacher.signature(examples=tf.constant(serialized, dtype=tf.string))
@@ -86,7 +101,9 @@ class ScoreWithTeacher(beam.DoFn):
         self._rows_scored.inc()
         return candidate._replace(probabilities=values)
 
-    def process(self, batch: List[Candidate]) -> Iterable:
+    def process(self, batch: Iterable[Candidate]) -> Iterable:
+        batch = list(batch)
+        self._progress.update(len(batch))
         try:
             probabilities = self._predict([c.serialized for c in batch])
         except tf.errors.OpError as error:

@@ -111,6 +111,31 @@ class DecoderPairPreprocessor(keras_hub.models.Preprocessor):
         return {**super().get_config(), "sequence_length": self.sequence_length}
 
 
+def _saved_text_classifier_preprocessor(preset: str):
+    """The preprocessor a local preset saved (`preprocessor.json`), whatever its class.
+
+    keras-hub's `TextClassifierPreprocessor.from_preset` picks the preprocessor class
+    paired with the backbone class, so a BERT backbone with an XLM-R tokenizer and
+    preprocessor (multilingual-e5) would get BERT's [CLS]/[SEP] packing; the saved
+    preprocessor is the one the preset means. None when there is no such file.
+    """
+    import json
+    import os
+
+    from keras_hub.src.utils.preset_utils import PREPROCESSOR_CONFIG_FILE
+
+    path = os.path.join(preset, PREPROCESSOR_CONFIG_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        config = json.load(f)
+    preprocessor = keras.saving.deserialize_keras_object(config)
+    if not isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor):
+        return None
+    preprocessor.load_preset_assets(preset)
+    return preprocessor
+
+
 @dataclasses.dataclass
 class LoadedBackbone:
     backbone: keras_hub.models.Backbone
@@ -136,7 +161,9 @@ def load_backbone(preset: str, config) -> LoadedBackbone:
         tokenizer = keras_hub.models.CausalLMPreprocessor.from_preset(preset).tokenizer
         preprocessor = DecoderPairPreprocessor(tokenizer, sequence_length=sequence_length)
     else:
-        preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(preset)
+        preprocessor = _saved_text_classifier_preprocessor(preset)
+        if preprocessor is None:
+            preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(preset)
         preprocessor.sequence_length = sequence_length
     return LoadedBackbone(backbone, preprocessor, decoder)
 
@@ -144,7 +171,8 @@ def load_backbone(preset: str, config) -> LoadedBackbone:
 def configure_trainable(backbone, config) -> None:
     """LoRA (`config.lora_rank` > 0: every backbone weight frozen except the LoRA
     factors of the attention query / value projections), a frozen backbone
-    (`config.freeze_backbone`), or full fine-tuning."""
+    (`config.freeze_backbone`), a frozen token embedding table
+    (`config.freeze_embeddings`), or full fine-tuning."""
     if config.lora_rank:
         backbone.enable_lora(int(config.lora_rank))
         if not getattr(backbone, "_lora_enabled_layers", None):
@@ -152,3 +180,8 @@ def configure_trainable(backbone, config) -> None:
                              f"({backbone.default_lora_layer_names()})")
     elif config.freeze_backbone:
         backbone.trainable = False
+    elif config.freeze_embeddings:
+        embedding = getattr(backbone, "token_embedding", None)
+        if embedding is None:
+            raise ValueError(f"{type(backbone).__name__} has no token_embedding to freeze")
+        embedding.trainable = False

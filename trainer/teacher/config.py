@@ -4,6 +4,7 @@ import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
 from relevance import contract
+from trainer.teacher.presets.registry import DEFAULT_TEACHER_PRESET, is_from_scratch
 
 # Word budgets per item field. They keep one long field (a description) from using the
 # whole sequence: fields come in contract order and the packer truncates the item
@@ -18,6 +19,16 @@ DEFAULT_FIELD_BUDGETS = {
     "board_titles": 12,
 }
 
+# Defaults that depend on the kind of teacher, chosen by measurement (README "Teacher").
+# A small encoder trained from scratch needs many epochs at a high learning rate; a
+# pretrained one is fine-tuned for a few epochs at a low one, with its 96 M-parameter
+# embedding table frozen (it is 82% of the weights; training it cost 1.4x the time per
+# step and 3x the memory for no gain on held-out queries).
+FROM_SCRATCH_DEFAULTS = dict(sequence_length=64, batch_size=16, learning_rate=1e-3, epochs=20,
+                             lowercase=True, mark_query_matches=True, freeze_embeddings=False)
+PRETRAINED_DEFAULTS = dict(sequence_length=64, batch_size=16, learning_rate=5e-5, epochs=3,
+                           lowercase=False, mark_query_matches=False, freeze_embeddings=True)
+
 TOKEN_CACHES = ("memory", "disk", "none")
 POOLINGS = ("auto", "first", "last")
 MIXED_PRECISION = ("auto", "off", "on")
@@ -27,30 +38,36 @@ MIXED_PRECISION = ("auto", "off", "on")
 class TeacherConfig:
     """How the teacher is built and trained.
 
-    `preset` is a keras-hub preset (a name such as "xlm_roberta_base_multi", or a local
-    directory written by `save_to_preset`); None builds the small default encoder from
+    `preset` is a preset this project builds ("multilingual-e5-small", the default, or
+    "from-scratch"; see `trainer.teacher.presets`), a local keras-hub preset directory
+    or a keras-hub preset name. "from-scratch" (or None) builds the small encoder from
     scratch (`hidden_dim`, `num_layers`, `num_heads`, `intermediate_dim`,
-    `vocabulary_size` only apply to that default).
+    `vocabulary_size` only apply to it). Settings left None take the defaults of the
+    teacher's kind (FROM_SCRATCH_DEFAULTS or PRETRAINED_DEFAULTS).
 
     Example:
 
     >>> config = TeacherConfig.from_dict({"epochs": 2, "not_a_key": 1})
-    >>> config.epochs, config.preset
-    (2, None)
+    >>> config.epochs, config.preset, config.learning_rate
+    (2, 'multilingual-e5-small', 5e-05)
     >>> TeacherConfig.from_dict(config.to_dict()) == config
     True
+    >>> TeacherConfig(preset="from-scratch").epochs
+    20
     """
 
-    preset: Optional[str] = None
-    sequence_length: int = 64
-    batch_size: int = 16
-    learning_rate: float = 1e-3
+    preset: Optional[str] = DEFAULT_TEACHER_PRESET
+    # Where presets this project builds are cached (None: presets.cache.default_cache_dir).
+    preset_cache_dir: Optional[str] = None
+    sequence_length: Optional[int] = None
+    batch_size: Optional[int] = None
+    learning_rate: Optional[float] = None
     # Linear warm-up over this fraction of all training steps, then cosine decay to 0.
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     clipnorm: Optional[float] = 1.0
     # Sized for demo-scale data (~1000 labeled rows); lower it for large datasets.
-    epochs: int = 20
+    epochs: Optional[int] = None
     # XLA for the train / eval steps; "auto" lets Keras decide.
     jit_compile: Any = False
     # Where the tokenized training and eval inputs are kept between epochs: "memory"
@@ -68,6 +85,8 @@ class TeacherConfig:
     # Start each attention layer with key kernel = query kernel (see default_preset).
     tied_query_key_init: bool = True
     freeze_backbone: bool = False
+    # Keep the token embedding table fixed (pretrained teachers: see the defaults).
+    freeze_embeddings: Optional[bool] = None
     # The cross-encoder (any keras-hub backbone; see backbones.py and heads.py).
     # "auto": the first token for encoders, the last non-padding token for decoders.
     pooling: str = "auto"
@@ -87,14 +106,19 @@ class TeacherConfig:
     fields: Tuple[str, ...] = contract.ITEM_TEXT_FIELDS
     query_budget: int = 24
     max_list_entries: int = 8
-    # The default vocabulary is learned from lower-cased words, so the text is lowered too.
-    lowercase: bool = True
-    # Mark item words that also occur in the query (item_text.MATCH_MARKER). None = on
-    # for the default from-scratch teacher, off for a pretrained `preset`.
+    # Lower-case the text: the from-scratch vocabulary is learned from lower-cased words;
+    # pretrained vocabularies are cased.
+    lowercase: Optional[bool] = None
+    # Mark item words that also occur in the query (item_text.MATCH_MARKER); the default
+    # depends on the teacher's kind (measured, README "Teacher").
     mark_query_matches: Optional[bool] = None
     seed: int = 13
 
     def __post_init__(self):
+        defaults = FROM_SCRATCH_DEFAULTS if self.from_scratch else PRETRAINED_DEFAULTS
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         if self.token_cache not in TOKEN_CACHES:
             raise ValueError(f"token_cache must be one of {TOKEN_CACHES}, "
                              f"got {self.token_cache!r}")
@@ -117,10 +141,13 @@ class TeacherConfig:
         # A partial dict of budgets overrides the defaults field by field.
         self.field_budgets = {**DEFAULT_FIELD_BUDGETS, **dict(self.field_budgets)}
 
+    @property
+    def from_scratch(self) -> bool:
+        """Whether this is the built-in teacher trained from scratch."""
+        return is_from_scratch(self.preset)
+
     def marks_query_matches(self) -> bool:
-        """Whether the item text marks query matches (resolves None by `preset`)."""
-        if self.mark_query_matches is None:
-            return self.preset is None
+        """Whether the item text marks query matches."""
         return bool(self.mark_query_matches)
 
     def to_dict(self) -> Dict[str, Any]:

@@ -14,7 +14,7 @@ Example:
 >>> from trainer.teacher.config import TeacherConfig
 >>> from trainer.teacher.vocabulary import train_sentencepiece
 >>> proto = train_sentencepiece([("red", 3), ("shoes", 2)], vocabulary_size=300)
->>> config = TeacherConfig(hidden_dim=8, num_layers=1, num_heads=2, intermediate_dim=16)
+>>> config = TeacherConfig(preset="from-scratch", hidden_dim=8, num_layers=1, num_heads=2, intermediate_dim=16)
 >>> preset_dir = write_default_preset(tempfile.mkdtemp(), proto, config, num_grades=5)
 >>> import os; sorted(os.listdir(preset_dir))[:3]
 ['assets', 'config.json', 'metadata.json']

@@ -12,6 +12,24 @@ from trainer.teacher.config import TeacherConfig
 from trainer.teacher.item_text import ItemTextBuilder
 
 
+def trim_padding(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Cuts [N, L] token inputs to the longest row's length (its padding mask's sum).
+
+    Right padding only (every preprocessor here pads on the right); a batch of empty
+    rows keeps one position.
+
+    >>> inputs = {"token_ids": tf.constant([[5, 6, 1, 1], [7, 1, 1, 1]]),
+    ...           "padding_mask": tf.constant([[1, 1, 0, 0], [1, 0, 0, 0]])}
+    >>> trim_padding(inputs)["token_ids"].numpy().tolist()
+    [[5, 6], [7, 1]]
+    """
+    mask = inputs.get("padding_mask")
+    if mask is None:
+        return inputs
+    length = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)), 1)
+    return {name: value[:, :length] for name, value in inputs.items()}
+
+
 class TeacherModel:
     """A cross-encoder network (backbone, pooling, MLP head; `heads.build_cross_encoder`),
     the preset's (query, item) preprocessor and the item text builder, with the
@@ -30,7 +48,7 @@ class TeacherModel:
     >>> from relevance import contract
     >>> from trainer.teacher.default_preset import write_default_preset
     >>> from trainer.teacher.vocabulary import train_sentencepiece
-    >>> config = TeacherConfig(hidden_dim=8, num_layers=1, num_heads=2,
+    >>> config = TeacherConfig(preset="from-scratch", hidden_dim=8, num_layers=1, num_heads=2,
     ...                        intermediate_dim=16, sequence_length=32)
     >>> proto = train_sentencepiece([("red", 3), ("shoes", 2)], vocabulary_size=300)
     >>> preset = write_default_preset(tempfile.mkdtemp(), proto, config, num_grades=5)
@@ -122,12 +140,20 @@ class TeacherModel:
 
     def tokenize(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         """Raw feature dict -> the network's token inputs ([N, sequence_length] each)."""
-        inputs = self.preprocessor(self.segments(raw))
+        inputs = dict(self.preprocessor(self.segments(raw)))
+        if "segment_ids" in self.input_names and "segment_ids" not in inputs:
+            # XLM-R-style packing has no segment ids; BERT backbones with an XLM-R
+            # vocabulary (multilingual-e5) were pre-trained with token type 0 only.
+            inputs["segment_ids"] = tf.zeros_like(inputs["token_ids"])
         return {name: inputs[name] for name in self.input_names}
 
     def predict_probabilities(self, raw: Dict[str, tf.Tensor]) -> tf.Tensor:
-        """Raw feature dict -> grade probabilities [N, G], all in TF ops (servable)."""
-        logits = self.network(self.tokenize(raw), training=False)
+        """Raw feature dict -> grade probabilities [N, G], all in TF ops (servable).
+
+        Inputs are cut to the longest row of the call: padding costs a transformer as
+        much as text does, and callers that batch rows of similar length (the
+        PseudoLabeler's length buckets) then pay only for what their rows hold."""
+        logits = self.network(trim_padding(self.tokenize(raw)), training=False)
         return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
 
     def serving_module(self) -> export.RelevanceServingModule:

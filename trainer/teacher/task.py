@@ -27,6 +27,7 @@ from trainer.teacher import vocabulary
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.default_preset import write_default_preset
 from trainer.teacher.model import TeacherModel
+from trainer.teacher.presets.registry import resolve_preset
 
 EXTRA_DIR = "assets.extra"
 PRESET_DIR = "teacher_preset"
@@ -186,7 +187,7 @@ def run_fn(fn_args) -> Dict[str, Any]:
     keras.utils.set_random_seed(config.seed)
 
     default_preset_dir = None
-    preset = config.preset
+    preset = resolve_preset(config.preset, cache_dir=config.preset_cache_dir)
     if preset is None:
         preset = default_preset_dir = _build_default_preset(fn_args, config, num_grades)
     teacher = TeacherModel.from_preset(preset, num_grades, config)
