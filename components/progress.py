@@ -10,13 +10,13 @@ unknown: no percentage or ETA then).
 
 Example:
 
->>> clock = iter([0.0, 5.0, 7.0, 12.0]).__next__
+>>> clock = iter([0.0, 5.0, 8.0]).__next__
 >>> lines = []
 >>> progress = RateProgress("Teacher", total=100, interval_seconds=5, emit=lines.append,
 ...                         clock=clock)
 >>> progress.update(40); progress.update(40); progress.finish()
 >>> lines
-['Teacher: 40/100 rows (40.0%) · 8.0 rows/s · ETA 8s', 'Teacher: 80/100 rows (80.0%) · 6.7 rows/s done']
+['Teacher: 40/100 rows (40.0%) · 8.0 rows/s · ETA 8s', 'Teacher: 80/100 rows (80.0%) · 10.0 rows/s done']
 """
 
 import logging
@@ -57,6 +57,7 @@ class RateProgress:
         self._clock = clock
         self._started = clock()
         self._last_report = self._started
+        self._last_update = self._started
         self.done = 0
 
     def _line(self, now: float, final: bool) -> str:
@@ -73,11 +74,12 @@ class RateProgress:
 
     def update(self, rows: int) -> None:
         self.done += int(rows)
-        now = self._clock()
+        now = self._last_update = self._clock()
         if now - self._last_report >= self.interval_seconds:
             self._last_report = now
             self._emit(self._line(now, final=False))
 
     def finish(self) -> None:
+        # The rate of the work itself: up to the last update, not to a worker's teardown.
         if self.done:
-            self._emit(self._line(self._clock(), final=True))
+            self._emit(self._line(self._last_update, final=True))

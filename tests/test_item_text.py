@@ -61,7 +61,8 @@ def test_list_budget_counts_words_over_all_entries():
 
 
 def test_missing_fields_and_field_selection_for_ablations():
-    builder = ItemTextBuilder.from_config(TeacherConfig(fields=("image_caption", "title")))
+    builder = ItemTextBuilder.from_config(TeacherConfig(preset="from-scratch",
+                                                               fields=("image_caption", "title")))
     raw = {"query": tf.constant(["q", "q"]), "title": tf.constant(["T", ""])}
     _, item = builder(raw)  # image_caption absent from the dict entirely
     assert _decode(item) == ["title: t", ""]
@@ -110,8 +111,17 @@ def test_marks_non_latin_scripts_in_a_graph():
     assert _decode(item) == [f"title: красные{m} туфли{m} для бега", f"title: 靴{m} と 帽子"]
 
 
-def test_marking_is_on_by_default_for_the_built_in_teacher_only():
-    assert TeacherConfig().marks_query_matches() is True
+def test_marking_is_on_by_default_for_the_from_scratch_teacher_only():
+    assert TeacherConfig(preset="from-scratch").marks_query_matches() is True
+    assert TeacherConfig().marks_query_matches() is False  # the pretrained default
     assert TeacherConfig(preset="bert_tiny_en_uncased").marks_query_matches() is False
     assert TeacherConfig(preset="x", mark_query_matches=True).marks_query_matches() is True
-    assert ItemTextBuilder.from_config(TeacherConfig()).mark_query_matches is True
+    assert ItemTextBuilder.from_config(TeacherConfig(preset="from-scratch")).mark_query_matches
+
+
+def test_defaults_follow_the_kind_of_teacher():
+    scratch, pretrained = TeacherConfig(preset="from-scratch"), TeacherConfig()
+    assert (scratch.epochs, scratch.learning_rate, scratch.lowercase) == (20, 1e-3, True)
+    assert (pretrained.epochs, pretrained.learning_rate, pretrained.lowercase) == (3, 5e-5, False)
+    assert pretrained.freeze_embeddings and not scratch.freeze_embeddings
+    assert TeacherConfig(epochs=7).epochs == 7  # explicit values win

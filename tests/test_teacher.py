@@ -21,7 +21,7 @@ from trainer.teacher.default_preset import write_default_preset
 from trainer.teacher.model import TeacherModel
 
 NUM_GRADES = 5
-TINY = dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32,
+TINY = dict(preset="from-scratch", hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32,
             sequence_length=32, batch_size=4, epochs=1, vocabulary_size=300)
 
 ROWS = [
