@@ -20,6 +20,10 @@ COPY trainer/ trainer/
 COPY serving/ serving/
 RUN pip install --ignore-requires-python --no-deps . \
     && python -c "import components.example_gen.executor, components.pseudo_labeler.component, trainer.teacher.task, trainer.student.task"
+# The default teacher's preset, converted once at build time so that no Trainer on the
+# cluster converts it again (the preset cache is checked before every use).
+ENV RELEVANCE_PRESET_CACHE=/opt/relevance/presets
+RUN relevance presets build multilingual-e5-small
 
 # KFP v2 launches TFX components with `python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor`.
 ENTRYPOINT []
