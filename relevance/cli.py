@@ -67,8 +67,7 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-mark-matches", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="mark item words that also occur in the query in the teacher's "
-                             "text (default: on for the built-in teacher, off with "
-                             "--teacher-preset)")
+                             "text (default: on)")
     parser.add_argument("--student-epochs", type=int, default=None)
     parser.add_argument("--student-train-steps", type=int, default=None,
                         help="optimiser steps of the student, spread over its epochs, "

@@ -111,17 +111,16 @@ def test_marks_non_latin_scripts_in_a_graph():
     assert _decode(item) == [f"title: красные{m} туфли{m} для бега", f"title: 靴{m} と 帽子"]
 
 
-def test_marking_is_on_by_default_for_the_from_scratch_teacher_only():
+def test_marking_is_on_by_default_and_can_be_turned_off():
     assert TeacherConfig(preset="from-scratch").marks_query_matches() is True
-    assert TeacherConfig().marks_query_matches() is False  # the pretrained default
-    assert TeacherConfig(preset="bert_tiny_en_uncased").marks_query_matches() is False
-    assert TeacherConfig(preset="x", mark_query_matches=True).marks_query_matches() is True
+    assert TeacherConfig().marks_query_matches() is True  # the pretrained default
+    assert TeacherConfig(preset="x", mark_query_matches=False).marks_query_matches() is False
     assert ItemTextBuilder.from_config(TeacherConfig(preset="from-scratch")).mark_query_matches
 
 
 def test_defaults_follow_the_kind_of_teacher():
     scratch, pretrained = TeacherConfig(preset="from-scratch"), TeacherConfig()
     assert (scratch.epochs, scratch.learning_rate, scratch.lowercase) == (20, 1e-3, True)
-    assert (pretrained.epochs, pretrained.learning_rate, pretrained.lowercase) == (3, 5e-5, False)
+    assert (pretrained.epochs, pretrained.learning_rate, pretrained.lowercase) == (3, 2e-4, False)
     assert pretrained.freeze_embeddings and not scratch.freeze_embeddings
     assert TeacherConfig(epochs=7).epochs == 7  # explicit values win
