@@ -154,11 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from relevance.evaluate_flags import add_evaluate_parser
     from serving.score_flags import add_score_parser
+    from serving.serve_config_flags import add_serve_config_parser
     from serving.serve_flags import add_serve_parser
 
     add_evaluate_parser(commands)
     add_serve_parser(commands)
     add_score_parser(commands)
+    add_serve_config_parser(commands)
     return parser
 
 
@@ -375,6 +377,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             from serving.server import serve_main
 
             return serve_main(args)
+        elif args.command == "serve-config":
+            from serving.serve_config_flags import serve_config_main
+
+            return serve_config_main(args)
         elif args.command == "score":
             from serving.client import score_main
 
