@@ -22,6 +22,7 @@ from relevance.caption_flags import add_caption_flags, caption_overrides, prepar
 from relevance.errors import InputError
 from relevance.presets_cli import add_preset_cache_flag, prepare_teacher_preset
 from relevance.readers import FILE_ADAPTER_FORMATS, FORMATS
+from relevance.run_log import RunFailed, routed_logs
 
 EXIT_USER_ERROR = 2
 # The demo's gate compares accuracies on about 80 held-out human pairs, where one pair is
@@ -115,6 +116,8 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
                         help="name of the served model: the push goes to WORKDIR/serving/NAME/VERSION")
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run every component even if its inputs did not change")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show the frameworks' logs (always in WORKDIR/logs/run.log)")
     _add_model_flags(parser)
 
 
@@ -155,11 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     from relevance.evaluate_flags import add_evaluate_parser
     from relevance.presets_cli import add_presets_parser
     from serving.score_flags import add_score_parser
+    from serving.serve_config_flags import add_serve_config_parser
     from serving.serve_flags import add_serve_parser
 
     add_evaluate_parser(commands)
     add_serve_parser(commands)
     add_score_parser(commands)
+    add_serve_config_parser(commands)
     add_presets_parser(commands)
     return parser
 
@@ -182,7 +187,8 @@ def _teacher_fields(args) -> Optional[List[str]]:
     return kept
 
 
-def _warn_if_teacher_misses_captions(checks, teacher_fields: Optional[List[str]]) -> int:
+def _warn_if_teacher_misses_captions(checks, teacher_fields: Optional[List[str]],
+                                     stream=None) -> int:
     """Warns (stderr) when image-only items would reach the teacher with no text.
 
     With --caption-images, an item with an image and no text gets its only text from
@@ -194,7 +200,7 @@ def _warn_if_teacher_misses_captions(checks, teacher_fields: Optional[List[str]]
     if image_only and teacher_fields is not None and "image_caption" not in teacher_fields:
         print(f"warning: {image_only} item(s) have only an image, so their only text will be "
               "the image caption, which --teacher-fields / --teacher-drop-field hide from the "
-              "teacher: it will score them on their query alone", file=sys.stderr)
+              "teacher: it will score them on their query alone", file=stream or sys.stderr)
         return image_only
     return 0
 
@@ -268,6 +274,15 @@ def _config_overrides(args) -> Dict:
 
 
 def _run_pipeline(args, labeled: List[str], unlabeled: List[str], input_format: str) -> Dict:
+    with routed_logs(_log_path(args), args.verbose) as terminal:
+        return _run_routed(args, labeled, unlabeled, input_format, terminal)
+
+
+def _log_path(args) -> str:
+    return os.path.join(os.path.abspath(args.workdir), "logs", "run.log")
+
+
+def _run_routed(args, labeled, unlabeled, input_format, out) -> Dict:
     from pipeline.config import PipelineConfig
     from relevance.staging import preflight, stage_inputs
 
@@ -277,11 +292,12 @@ def _run_pipeline(args, labeled: List[str], unlabeled: List[str], input_format: 
     for check in checks:
         bad = check.rows - check.valid
         note = f", {bad} will be quarantined" if bad else ""
-        print(f"input {check.path}: {check.rows} rows, {check.valid} valid{note}")
+        print(f"input {check.path}: {check.rows} rows, {check.valid} valid{note}", file=out)
         for row, reason, message in check.errors[:5]:
-            print(f"  row {row}: {reason}: {message}")
-    _warn_if_teacher_misses_captions(checks, _teacher_fields(args))
-    prepare_teacher_preset(args.teacher_preset, args.preset_cache)
+            print(f"  row {row}: {reason}: {message}", file=out)
+    _warn_if_teacher_misses_captions(checks, _teacher_fields(args), out)
+    prepare_teacher_preset(args.teacher_preset, args.preset_cache,
+                           progress=lambda message: print(message, file=out, flush=True))
     config = PipelineConfig.for_workdir(
         workdir, model_name=args.model_name, input_format=input_format,
         enable_cache=not args.no_cache, **_config_overrides(args),
@@ -290,33 +306,38 @@ def _run_pipeline(args, labeled: List[str], unlabeled: List[str], input_format: 
         config.beam_pipeline_args = list(args.beam_arg)
     stage_inputs(config.input_base, labeled, unlabeled)
 
+    from pipeline.run_console import console_for_run
     from pipeline.runners.local import run_local
     from pipeline.summary import build_run_summary
+    from relevance.console import summary_lines
 
     started = time.time()
-    print(f"running the pipeline in {workdir} (component logs follow)", flush=True)
-    run_local(config)
-    summary = build_run_summary(config)
+    print(f"running the pipeline in {workdir} (full log: {_log_path(args)})", file=out, flush=True)
+    with console_for_run(config, out, _log_path(args)):
+        run_local(config)
+        summary = build_run_summary(config)
     summary["elapsed_seconds"] = round(time.time() - started, 1)
     path = os.path.join(workdir, "run_summary.json")
     with open(path, "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
-    print(json.dumps(summary, indent=2, sort_keys=True))
-    print(f"wrote {path}")
+    for line in summary_lines(summary, args.model_name, _log_path(args), path):
+        print(line, file=out)
     return summary
 
 
 def _demo(args) -> None:
-    from relevance.demo_data import write_demo_data
-
     data_dir = os.path.join(os.path.abspath(args.workdir), "demo_data")
-    paths = write_demo_data(
-        data_dir, num_labeled=args.num_labeled, num_unlabeled=args.num_unlabeled,
-        num_grades=args.num_grades,
-    )
-    print(f"demo data: {paths['labeled']} (graded, English), {paths['unlabeled']} (all languages)")
-    prepare_demo_captions(args, os.path.abspath(args.workdir), data_dir)
-    _run_pipeline(args, [paths["labeled"]], [paths["unlabeled"]], "auto")
+    with routed_logs(_log_path(args), args.verbose) as out:
+        from relevance.demo_data import write_demo_data  # imports TF: inside the routing
+
+        paths = write_demo_data(
+            data_dir, num_labeled=args.num_labeled, num_unlabeled=args.num_unlabeled,
+            num_grades=args.num_grades,
+        )
+        print(f"demo data: {paths['labeled']} (graded, English), {paths['unlabeled']} "
+              "(all languages)", file=out)
+        prepare_demo_captions(args, os.path.abspath(args.workdir), data_dir)
+        _run_pipeline(args, [paths["labeled"]], [paths["unlabeled"]], "auto")
 
 
 def _compile(args) -> None:
@@ -364,6 +385,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             from serving.server import serve_main
 
             return serve_main(args)
+        elif args.command == "serve-config":
+            from serving.serve_config_flags import serve_config_main
+
+            return serve_config_main(args)
         elif args.command == "score":
             from serving.client import score_main
 
@@ -375,6 +400,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except RunFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

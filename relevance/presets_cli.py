@@ -40,7 +40,7 @@ def _print(message: str) -> None:
     print(message, flush=True)
 
 
-def prepare_teacher_preset(preset, cache_dir=None):
+def prepare_teacher_preset(preset, cache_dir=None, progress=None):
     """Builds the run's teacher preset before the pipeline starts, when it is one this
     project builds and the cache lacks it: the user sees the build's progress up front,
     and a failure stops the run before any component. Returns the preset directory, or
@@ -52,7 +52,7 @@ def prepare_teacher_preset(preset, cache_dir=None):
     if spec is None or not spec.buildable:
         return None
     try:
-        return build_preset(name, cache_dir=cache_dir, progress=_print)
+        return build_preset(name, cache_dir=cache_dir, progress=progress or _print)
     except (ValueError, FileNotFoundError) as error:
         raise InputError(f"teacher preset {name}: {error}") from error
 

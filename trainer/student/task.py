@@ -22,6 +22,7 @@ from absl import logging
 
 from relevance import contract
 from trainer.export import RelevanceServingModule, raw_features_from_examples, save_serving_module
+from trainer.epoch_log import EpochLog
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, teacher_agreement
 from trainer.student.model import (
@@ -196,7 +197,7 @@ def run_fn(fn_args) -> None:
         ),
         metrics=[teacher_agreement(num_grades)],
     )
-    callbacks = []
+    callbacks = [EpochLog("student", config.epochs)]
     if fn_args.model_run_dir:
         tf.io.gfile.makedirs(fn_args.model_run_dir)
         callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
@@ -210,7 +211,7 @@ def run_fn(fn_args) -> None:
         steps_per_epoch=steps_per_epoch,
         validation_steps=eval_steps,
         callbacks=callbacks,
-        verbose=2,
+        verbose=0,  # EpochLog reports each epoch
     )
 
     module = RelevanceServingModule(

@@ -24,6 +24,7 @@ import tensorflow as tf
 from relevance import contract
 from trainer import export
 from trainer.teacher import vocabulary
+from trainer.epoch_log import EpochLog
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.default_preset import write_default_preset
 from trainer.teacher.model import TeacherModel
@@ -222,7 +223,7 @@ def run_fn(fn_args) -> Dict[str, Any]:
         if fn_args.eval_steps:
             evaluation = evaluation.repeat()
     timer = _EpochTimer()
-    callbacks = [timer]
+    callbacks = [timer, EpochLog("teacher", config.epochs)]
     if fn_args.model_run_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
 
@@ -234,7 +235,7 @@ def run_fn(fn_args) -> Dict[str, Any]:
         epochs=config.epochs,
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
-        verbose=2,
+        verbose=0,  # EpochLog reports each epoch
     )
     fit_seconds = time.time() - started
     rows_per_epoch = steps_per_epoch * config.batch_size if steps_per_epoch else num_train
