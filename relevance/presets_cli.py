@@ -9,7 +9,6 @@ The flags module imports no TensorFlow (`relevance --help` stays fast); building
 
 import argparse
 import os
-import sys
 
 from relevance.errors import InputError
 from trainer.teacher.presets.cache import CACHE_ENV, PresetCache, default_cache_dir, verify
@@ -80,7 +79,3 @@ def presets_main(args) -> int:
         raise InputError(str(error)) from error
     print(path)
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(presets_main(argparse.Namespace(presets_command="list", preset_cache=None)))

