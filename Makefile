@@ -5,7 +5,7 @@ VENV ?= .venv
 WORKDIR ?= demo_run
 PIP_INSTALL = $(VENV)/bin/pip install --ignore-requires-python -c requirements/constraints.txt
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 $(VENV)/.installed: requirements/requirements.txt requirements/constraints.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 
 test: install
 	$(VENV)/bin/python -m pytest -q tests
+
+# Skips the tests marked slow (the real pretrained teacher, the whole-pipeline run).
+test-fast: install
+	$(VENV)/bin/python -m pytest -q -m "not slow" tests
 
 clean:
 	rm -rf $(VENV) $(WORKDIR) *.egg-info

@@ -79,7 +79,8 @@ def _run_volume(args, inputs: Dict, multiple: float, label: str) -> Dict:
         "run", "--labeled", inputs["labeled"], "--unlabeled", inputs["unlabeled"],
         "--workdir", pipeline_workdir, "--num-grades", str(inputs["num_grades"]),
         "--eval-percent", str(args.eval_percent),
-        "--teacher-epochs", str(args.teacher_epochs), "--student-epochs", str(args.student_epochs),
+        *(["--teacher-epochs", str(args.teacher_epochs)] if args.teacher_epochs else []),
+        "--student-epochs", str(args.student_epochs),
         "--student-train-steps", str(args.student_train_steps),
         "--max-volume-multiple", repr(multiple),
     ], os.path.join(args.workdir, "logs", f"run_{label}.log"))
@@ -158,7 +159,7 @@ def build_document(args, inputs: Dict, points: List[Dict], unreached: List[Dict]
         "code_commit": _snapshot_commit(),
         "code_path": os.environ.get("PYTHONPATH", REPO_ROOT),
         "data": inputs,
-        "setup": {"teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
+        "setup": {"teacher_epochs": args.teacher_epochs or "preset default", "student_epochs": args.student_epochs,
                   "student_train_steps": args.student_train_steps,
                   "eval_percent": args.eval_percent, "human_train": points[0]["human_train"],
                   "unlabeled": points[0]["unlabeled"], "zero_multiple": ZERO_MULTIPLE},
@@ -178,9 +179,9 @@ def main() -> int:
     parser.add_argument("--volumes", default="0,1,10,50,100",
                         help="pseudo-labels per human train label, comma-separated")
     parser.add_argument("--workdir", required=True)
-    # The teacher's own default (20): after the first epoch (tokenisation) its epochs are
-    # cheap on these small labeled parts, and fewer leave it near chance.
-    parser.add_argument("--teacher-epochs", type=int, default=20)
+    parser.add_argument("--teacher-epochs", type=int, default=None,
+                        help="teacher epochs (default: the teacher preset's own, 3 for the "
+                             "pretrained multilingual-e5-small)")
     parser.add_argument("--student-epochs", type=int, default=3)
     # Every volume's student gets the same optimiser steps, so volumes differ in data
     # only: by epochs, 88 human rows would get 3 steps and 100x about 100.

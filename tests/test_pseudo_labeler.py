@@ -356,3 +356,51 @@ def test_held_out_queries_go_to_eval_only(inputs, tmp_path_factory):
     counts = _counts(output)
     assert counts["pseudo_held_out"] == len(held_out)
     assert counts["pseudo_labeled_out"] == len(held_out) + len(_pairs(train, "pseudo"))
+
+
+# (query_id, item_id, language, description): four scripts, and one description long
+# enough to land in another length bucket than the rest.
+REAL_TEACHER_UNLABELED = [
+    ("r1", "a1", "en", "Red running shoes for women, light mesh upper"),
+    ("r1", "a2", "en", " ".join(["A hand-stitched leather boot for long winter walks."] * 12)),
+    ("r2", "b1", "de", "Rote Laufschuhe für Damen mit leichtem Obermaterial"),
+    ("r3", "c1", "zh", "红色女式跑鞋，轻质网面"),
+    ("r3", "c2", "zh", "木制餐桌，适合六人使用"),
+    ("r4", "d1", "ru", "Красные кроссовки для бега"),
+]
+
+
+@pytest.mark.slow
+def test_real_pretrained_teacher_labels_a_handful_of_rows(e5_preset, tmp_path):
+    """The PseudoLabeler with the multilingual-e5-small teacher (head untrained): every
+    pair is labeled, each soft label equals the exported teacher's own prediction for
+    that row alone (length buckets, batching and padding trim change nothing), and the
+    counts reconcile."""
+    from trainer.export import load_relevance_model
+    from trainer.teacher.config import TeacherConfig
+    from trainer.teacher.model import TeacherModel
+
+    teacher = TeacherModel.from_preset(
+        e5_preset, num_grades=G, config=TeacherConfig(preset=e5_preset, sequence_length=128))
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "teacher")
+    export_dir = save_serving_module(teacher.serving_module(),
+                                     path_utils.serving_model_dir(model.uri))
+    unlabeled = {(q, i): _example(q, i, lang, text) for q, i, lang, text in REAL_TEACHER_UNLABELED}
+    examples = _make_examples(str(tmp_path / "examples"), list(unlabeled.values()))
+
+    output = _run({"examples": examples, "model": model}, tmp_path / "out",
+                  confidence_threshold=0.0, max_volume_multiple=0.0, batch_size=4)
+
+    counts = _counts(output)
+    assert counts["pseudo_labeled_out"] == len(REAL_TEACHER_UNLABELED)
+    assert counts["human_train"] == len(HUMAN_TRAIN)
+    pseudo = [e for e in _read_split(output, contract.SPLIT_TRAIN)
+              if _text(e, contract.LABEL_SOURCE) == "pseudo"]
+    assert {(_text(e, "query_id"), _text(e, "item_id")) for e in pseudo} == set(unlabeled)
+    serve = load_relevance_model(export_dir).signatures[contract.SIGNATURE_EXAMPLES]
+    for example in pseudo:
+        pair = (_text(example, "query_id"), _text(example, "item_id"))
+        alone = serve(examples=tf.constant([unlabeled[pair]]))[contract.OUTPUT_PROBABILITIES]
+        soft_label = list(example.features.feature[contract.SOFT_LABEL].float_list.value)
+        np.testing.assert_allclose(soft_label, alone.numpy()[0], atol=1e-5, err_msg=str(pair))
