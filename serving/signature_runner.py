@@ -4,7 +4,8 @@ Everything a client can get wrong is caught here, before the model runs, and ans
 with TF Serving's status codes: an unknown signature is NOT_FOUND; a missing or unknown
 input, a wrong dtype or shape, an empty batch, inputs of different lengths, too many
 candidates or an oversize string are INVALID_ARGUMENT. Errors the graph raises itself
-(`tf.errors.InvalidArgumentError`, e.g. a failed shape assertion) are INVALID_ARGUMENT too.
+(`tf.errors.InvalidArgumentError`, e.g. a failed shape assertion or bytes that are no
+tf.Example, even when TF's message about them is not UTF-8) are INVALID_ARGUMENT too.
 """
 
 import logging
@@ -240,6 +241,11 @@ def _invoke(function: PositionalSignature, version, signature_name, specs, array
     tensors = {name: tf.constant(arrays[name], dtype=specs[name].dtype) for name in specs}
     try:
         outputs = function(tensors)
+    except UnicodeDecodeError as error:
+        # TF could not even report its error: the message quotes the client's bytes (e.g.
+        # "Could not parse example input, value: '\xff...'"), which are not UTF-8.
+        message = error.object.decode("utf-8", "backslashreplace").strip().split("\n")[0]
+        raise _invalid(f"the model rejected the inputs: {message[:300]}") from None
     except tf.errors.InvalidArgumentError as error:
         raise _invalid(f"the model rejected the inputs: {_first_line(error)}") from None
     except tf.errors.ResourceExhaustedError as error:

@@ -204,6 +204,26 @@ def test_garbage_bytes_are_invalid_argument(server, stub):
     assert stub.Predict(_request(), timeout=10).model_spec.version.value == 3
 
 
+# Issue 19, problem 7: bytes that are no tf.Example; TF's error message quotes them, so
+# it is not UTF-8 either.
+UNDECODABLE_EXAMPLES = [b"\xff\xfe\x00 not an Example \xc3\x28", b"\x0a\x05\xff\xfe\xfd\xfc\xfb"]
+
+
+def test_undecodable_examples_are_invalid_argument_without_a_traceback(server, stub, caplog):
+    for serialized in UNDECODABLE_EXAMPLES:
+        request = _request({"examples": [serialized]}, signature=contract.SIGNATURE_EXAMPLES)
+        code, details = _status_of(stub.Predict, request)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+        assert "Could not parse example input" in details
+    # A well-formed Example whose text is not UTF-8 is the model's to score.
+    latin1 = tf.train.Example(features=tf.train.Features(feature={
+        "title": tf.train.Feature(bytes_list=tf.train.BytesList(value=["café".encode("latin-1")]))}))
+    request = _request({"examples": [latin1.SerializeToString()]},
+                       signature=contract.SIGNATURE_EXAMPLES)
+    assert len(tf.make_ndarray(stub.Predict(request, timeout=10).outputs["score"])) == 1
+    assert "Traceback" not in caplog.text
+
+
 def test_metadata_status_and_health(server, stub):
     request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
     request.model_spec.name = MODEL
