@@ -13,8 +13,10 @@ Modules:
     prediction_service  PredictionService.Predict / GetModelMetadata servicer
     model_service       ModelService.GetModelStatus servicer
     health              grpc.health.v1.Health/Check
-    rest                REST API (/v1/models/NAME[:predict|/metadata]) on http.server
-    limits              per-request limits (candidates, string bytes, message bytes)
+    rest_api            TF Serving's REST API (/v1/models/NAME[:predict|/metadata])
+    rest                the REST gateway: rest_api on aiohttp, with timeouts and caps
+    limits              per-request and REST client limits (candidates, bytes, JSON
+                        depth, header and body timeouts, connections)
     tensor_codec        TensorProto <-> numpy
     errors              RequestRejected (server side), ServingError (client side)
     demo_models         tiny real relevance SavedModels for tests and the benchmark

@@ -1,4 +1,4 @@
-"""Per-request limits the server enforces before any model code runs."""
+"""Limits the server enforces before any model code runs: per request, and on REST clients."""
 
 import dataclasses
 import re
@@ -8,12 +8,17 @@ MIB = 1024 * 1024
 
 @dataclasses.dataclass(frozen=True)
 class ServingLimits:
-    """Bounds on one request; anything larger is refused with a message naming the flag.
+    """Bounds on one request and on REST clients; beyond them, a message naming the flag.
 
     Attributes:
         max_candidates: entries per input (candidates) in one request.
         max_string_bytes: bytes in any one string entry.
         max_message_bytes: bytes of one gRPC message or REST body (both directions).
+        max_json_depth: nesting of arrays and objects in a REST body.
+        rest_header_timeout_s: time a REST connection may take to send a request's
+            headers (and may sit idle between requests).
+        rest_body_timeout_s: time a REST request may take to send its body.
+        rest_max_connections: REST connections open at once; more are answered 503.
 
     Example:
         >>> ServingLimits(max_candidates=10).max_candidates
@@ -25,6 +30,10 @@ class ServingLimits:
     max_candidates: int = 1000
     max_string_bytes: int = 64 * 1024
     max_message_bytes: int = 16 * MIB
+    max_json_depth: int = 64
+    rest_header_timeout_s: float = 10.0
+    rest_body_timeout_s: float = 30.0
+    rest_max_connections: int = 256
 
     def __post_init__(self):
         for field in dataclasses.fields(self):

@@ -1,127 +1,118 @@
-"""TF Serving's REST API on the standard library's ThreadingHTTPServer.
+"""The REST gateway: TF Serving's REST API (`serving/rest_api.py`) on aiohttp.
 
-    GET  /v1/models/NAME[/versions/V]            version status (the HTTP health check)
-    GET  /v1/models/NAME[/versions/V]/metadata   signature definitions
-    POST /v1/models/NAME[/versions/V]:predict    {"signature_name": ..., "inputs": {...}}
-                                                 or {"instances": [{...}, ...]}
+One event-loop thread reads and writes every connection; model calls run in a bounded
+thread pool, so a slow or silent client costs a socket, never a thread. From
+`ServingLimits` (flags in serve_flags.py):
 
-Strings are JSON strings (UTF-8) or {"b64": "..."} for bytes. The columnar form
-("inputs") answers {"outputs": ...}; the row form ("instances") answers
-{"predictions": [...]}. Errors answer {"error": "..."} with an HTTP status matching
-the gRPC code (400 INVALID_ARGUMENT, 404 NOT_FOUND, 413 body too large, 503 UNAVAILABLE).
+* a connection must send a request's headers within `rest_header_timeout_s` of
+  connecting or of its previous answer, else it is closed;
+* a body must arrive within `rest_body_timeout_s`, else 408;
+* a Content-Length above `max_message_bytes` is answered 413 before any body is read;
+  a malformed or negative one gets 400 from aiohttp's parser (logged on one line);
+* at most `rest_max_connections` connections are open: more are answered 503 and closed;
+* a body nested deeper than `max_json_depth` is 400.
+
+A client that disconnects mid-request is dropped quietly (no traceback).
 """
 
-import base64
+import asyncio
 import json
 import logging
-import re
+import socket
 import ssl
+import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, Optional
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional
 
-import grpc
-import numpy as np
-import tensorflow as tf
-from google.protobuf import json_format
-from tensorflow_serving.apis import get_model_metadata_pb2
+from aiohttp import web
 
-from relevance import contract
-from serving.errors import RequestRejected
 from serving.model_registry import ModelRegistry
+from serving.rest_api import RestApi
 from serving.signature_runner import SignatureRunner
 
 log = logging.getLogger(__name__)
 
-_PATH = re.compile(
-    r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]+))?"
-    r"(?:/labels/(?P<label>[^/:]+))?(?P<suffix>/metadata|:predict)?/?$"
-)
-_HTTP_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.UNIMPLEMENTED: 501,
-}
+
+class _OneLineLog(logging.LoggerAdapter):
+    """aiohttp's server log, with the errors it logs itself (malformed requests: the
+    client's mistake) on one line instead of a traceback."""
+
+    def exception(self, msg, *args, exc_info=True, **kwargs):
+        error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        self.warning("%s: %s", msg % args if args else msg, " ".join(str(error).split()))
 
 
-def _invalid(message: str) -> RequestRejected:
-    return RequestRejected(grpc.StatusCode.INVALID_ARGUMENT, message)
+_AIOHTTP_LOG = _OneLineLog(logging.getLogger("aiohttp.server"), {})
 
 
-def _decode_value(name: str, value, want_string: bool):
-    """JSON value -> bytes (strings) or the number itself, recursing through lists."""
-    if isinstance(value, list):
-        return [_decode_value(name, v, want_string) for v in value]
-    if want_string:
-        if isinstance(value, str):
-            return value.encode("utf-8")
-        if isinstance(value, dict) and set(value) == {"b64"}:
-            try:
-                return base64.b64decode(value["b64"], validate=True)
-            except (ValueError, TypeError):
-                raise _invalid(f"input '{name}' has an invalid base64 value") from None
-        raise _invalid(f"input '{name}' must hold strings (or {{\"b64\": ...}}), got {type(value).__name__}")
-    if isinstance(value, (str, dict)) or value is None:
-        raise _invalid(f"input '{name}' must hold numbers, got {type(value).__name__}")
-    return value
+def _response(status: int, payload: bytes, close: bool = False) -> web.Response:
+    response = web.Response(status=status, body=payload, content_type="application/json")
+    if close:  # an unread or half-read body makes the connection unusable
+        response.force_close()
+    return response
 
 
-def _to_array(name: str, values, spec: Optional[tf.TensorSpec]) -> np.ndarray:
-    want_string = spec is None or spec.dtype == tf.string
-    decoded = _decode_value(name, values, want_string)
+def _error(status: int, message: str, close: bool = False) -> web.Response:
+    return _response(status, json.dumps({"error": message}).encode("utf-8"), close)
+
+
+def bind_socket(host: str, port: int, flag: str) -> socket.socket:
+    """A listening TCP socket; a port in use is an OSError naming it and `flag`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        if want_string:
-            array = np.array(decoded, dtype=object)
-            if array.dtype != object or any(not isinstance(v, bytes) for v in array.reshape(-1)):
-                raise ValueError("ragged")
-            return array
-        return np.array(decoded, dtype=spec.dtype.as_numpy_dtype)
-    except (ValueError, TypeError, OverflowError):
-        raise _invalid(f"input '{name}' is not a rectangular list of "
-                       f"{'strings' if want_string else spec.dtype.name} values") from None
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot listen on {host}:{port} ({error.strerror}); "
+                                   f"choose another {flag}") from None
 
 
-def parse_predict_body(body: Dict, specs: Dict[str, tf.TensorSpec]):
-    """The JSON predict body -> ({input: array}, row_format)."""
-    if not isinstance(body, dict):
-        raise _invalid("the body must be a JSON object with 'inputs' or 'instances'")
-    if ("inputs" in body) == ("instances" in body):
-        raise _invalid("the body needs exactly one of 'inputs' (columnar) or 'instances' (rows)")
-    if "inputs" in body:
-        columns = body["inputs"]
-        if not isinstance(columns, dict):
-            if len(specs) != 1:
-                raise _invalid("'inputs' must be an object mapping input names to values")
-            columns = {next(iter(specs)): columns}
-        return {k: _to_array(k, v, specs.get(k)) for k, v in columns.items()}, False
-    rows = body["instances"]
-    if not isinstance(rows, list) or not rows:
-        raise _invalid("'instances' must be a non-empty list")
-    if all(isinstance(r, dict) and not set(r) == {"b64"} for r in rows):
-        names = set(rows[0])
-        if any(set(r) != names for r in rows):
-            raise _invalid("every instance must name the same inputs")
-        return {k: _to_array(k, [r[k] for r in rows], specs.get(k)) for k in names}, True
-    if len(specs) != 1:
-        raise _invalid("instances must be objects mapping input names to values")
-    only = next(iter(specs))
-    return {only: _to_array(only, rows, specs[only])}, True
+class _Refused(asyncio.Protocol):
+    """Answers a connection beyond the cap with a canned 503 and closes it."""
+
+    def __init__(self, payload: bytes):
+        self._payload = payload
+
+    def connection_made(self, transport):
+        transport.write(self._payload)
+        transport.close()
 
 
-def _format_outputs(outputs: Dict[str, np.ndarray], row_format: bool):
-    lists = {k: v.tolist() for k, v in outputs.items()}
-    if not row_format:
-        return {"outputs": next(iter(lists.values())) if len(lists) == 1 else lists}
-    if len(lists) == 1:
-        return {"predictions": next(iter(lists.values()))}
-    rows = len(next(iter(lists.values())))
-    return {"predictions": [{k: v[i] for k, v in lists.items()} for i in range(rows)]}
+class _Connection(web.RequestHandler):
+    """aiohttp's per-connection protocol, in the gateway's count while it is open."""
+
+    def __init__(self, gateway: "RestGateway", **kwargs):
+        super().__init__(gateway._server, loop=gateway._loop, **kwargs)
+        self.gateway = gateway
+        self.created = time.monotonic()
+        self.made = False
+
+    def connection_made(self, transport):
+        self.made = True
+        super().connection_made(transport)
+
+    def connection_lost(self, exc):
+        self.gateway._connections.discard(self)
+        super().connection_lost(exc)
+
+    def handle_error(self, request, status=500, exc=None, message=None):
+        """aiohttp's own answers (a malformed request line or header, a bad Content-Length):
+        JSON like every other answer, and one line of log instead of a traceback."""
+        detail = " ".join(str(message or exc or "").split())
+        log.warning("REST: bad request from %s: %d %s", request.remote, status, detail)
+        if request.writer.output_size > 0:  # as aiohttp: a started answer cannot be replaced
+            raise ConnectionError("the answer was already being sent")
+        return _error(status, f"bad request: {detail}" if status < 500 else detail, close=True)
 
 
 class RestGateway:
     """Serves the REST API for one model's registry on host:port.
+
+    Args:
+        ssl_context: serves HTTPS when given.
+        is_shutting_down: while true, requests are answered 503.
+        workers: threads running model calls (requests beyond them wait their turn).
 
     Example:
 
@@ -135,134 +126,126 @@ class RestGateway:
 
     def __init__(self, registry: ModelRegistry, runner: SignatureRunner, host: str, port: int,
                  ssl_context: Optional[ssl.SSLContext] = None,
-                 is_shutting_down=lambda: False):
-        self.registry = registry
-        self.runner = runner
+                 is_shutting_down: Callable[[], bool] = lambda: False, workers: int = 16):
+        self.api = RestApi(registry, runner)
+        self.limits = runner.limits
         self._is_shutting_down = is_shutting_down
+        self._ssl = ssl_context
+        self._socket = bind_socket(host, port, "--rest-port")
+        self.port = self._socket.getsockname()[1]
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="rest")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="rest-loop")
+        self._connections = set()
+        self._refusing = False
         self._in_flight = 0
-        self._idle = threading.Condition()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
-        self._httpd.daemon_threads = True
-        if ssl_context is not None:
-            self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
-        self.port = self._httpd.server_address[1]
-        self._thread: Optional[threading.Thread] = None
+        self._server: Optional[web.Server] = None
+        self._listener: Optional[asyncio.AbstractServer] = None
+        cap = self.limits.rest_max_connections
+        body = json.dumps({"error": f"the server has {cap} connections open, its limit "
+                                    "(--rest-max-connections); retry later"}).encode("utf-8")
+        self._refusal = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    @property
+    def open_connections(self) -> int:
+        """REST connections open now (at most `rest_max_connections`)."""
+        return len(self._connections)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True, name="rest")
         self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=60)
 
     def stop(self, grace_s: float) -> None:
         """Stops accepting, waits up to `grace_s` for requests in flight, closes."""
-        self._httpd.shutdown()
-        with self._idle:
-            self._idle.wait_for(lambda: self._in_flight == 0, timeout=grace_s)
-        self._httpd.server_close()
-
-    # -- request handling --------------------------------------------------------------
-
-    def handle(self, method: str, path: str, body: bytes):
-        """(http status, JSON-able answer) for one request; never raises."""
+        if not self._thread.is_alive():
+            self._socket.close()
+            return
         try:
-            return 200, self._route(method, path, body)
-        except RequestRejected as rejected:
-            return _HTTP_STATUS.get(rejected.code, 500), {"error": rejected.message}
-        except Exception as error:
-            log.exception("REST %s %s failed", method, path)
-            return 500, {"error": f"internal error: {error}"}
+            asyncio.run_coroutine_threadsafe(self._drain(grace_s), self._loop).result(grace_s + 10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._socket.close()
+            if not self._thread.is_alive():
+                self._loop.close()
 
-    def _route(self, method: str, path: str, body: bytes):
-        match = _PATH.match(path.split("?")[0])
-        if not match:
-            raise RequestRejected(grpc.StatusCode.NOT_FOUND,
-                                  f"unknown path {path}; try /v1/models/{self.registry.model_name}")
-        version = int(match["version"]) if match["version"] else None
-        version = self.registry.resolve(match["name"], version, match["label"] or "")
-        suffix = match["suffix"] or ""
-        if method == "GET" and suffix == "":
-            return self._status(version)
-        if method == "GET" and suffix == "/metadata":
-            return self._metadata(version)
-        if method == "POST" and suffix == ":predict":
-            return self._predict(version, body)
-        raise RequestRejected(grpc.StatusCode.NOT_FOUND, f"no {method} handler for {path}")
+    # -- the event loop's side ---------------------------------------------------------
 
-    def _status(self, version):
-        states = [s for s in self.registry.version_states()
-                  if version is None or s.version == version]
-        if not states:
-            raise RequestRejected(grpc.StatusCode.NOT_FOUND,
-                                  f"model '{self.registry.model_name}' has no such version yet")
-        return {"model_version_status": [
-            {"version": str(s.version), "state": s.state,
-             "status": {"error_code": "UNKNOWN" if s.error else "OK", "error_message": s.error}}
-            for s in states
-        ]}
+    async def _listen(self) -> None:
+        limits = self.limits
+        self._server = web.Server(self._handle, request_factory=self._request)
+        # keepalive_timeout runs from the connection's start and from each answer until
+        # the next request's headers are in: it is the header timeout.
+        self._handler_args = dict(keepalive_timeout=limits.rest_header_timeout_s,
+                                  logger=_AIOHTTP_LOG, access_log=None,
+                                  lingering_time=min(2.0, limits.rest_body_timeout_s))
+        self._listener = await self._loop.create_server(
+            self._protocol, sock=self._socket, ssl=self._ssl,
+            ssl_handshake_timeout=limits.rest_header_timeout_s if self._ssl else None)
 
-    def _metadata(self, version):
-        with self.registry.acquire(version) as loaded:
-            signature_map = get_model_metadata_pb2.SignatureDefMap()
-            for name, signature_def in loaded.signature_defs.items():
-                signature_map.signature_def[name].CopyFrom(signature_def)
-            served = loaded.version
-        return {"model_spec": {"name": self.registry.model_name, "version": str(served)},
-                "metadata": {"signature_def": json_format.MessageToDict(signature_map)}}
+    def _request(self, message, payload, protocol, writer, task) -> web.BaseRequest:
+        return web.BaseRequest(message, payload, protocol, writer, task, self._loop,
+                               client_max_size=self.limits.max_message_bytes)
 
-    def _predict(self, version, body: bytes):
+    def _protocol(self) -> asyncio.Protocol:
+        # A failed TLS handshake never reaches connection_lost: forget it after its timeout.
+        expired = time.monotonic() - self.limits.rest_header_timeout_s - 1
+        self._connections.difference_update(
+            [c for c in self._connections if not c.made and c.created < expired])
+        cap = self.limits.rest_max_connections
+        if len(self._connections) >= cap:
+            if not self._refusing:
+                log.warning("REST: %d connections open (--rest-max-connections); refusing "
+                            "new ones until some close", cap)
+            self._refusing = True
+            return _Refused(self._refusal)
+        self._refusing = False
+        connection = _Connection(self, **self._handler_args)
+        self._connections.add(connection)
+        return connection
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if self._is_shutting_down():
+            return _error(503, "the server is shutting down", close=True)
+        if request.method not in ("GET", "POST"):
+            return _error(501, f"method {request.method} is not supported; use GET or POST")
+        limit = self.limits.max_message_bytes
+        length = request.content_length
+        if length is not None and length > limit:
+            return _error(413, f"the body is {length} bytes; the limit is {limit} bytes "
+                               "(--max-message-bytes)", close=True)
+        timeout = self.limits.rest_body_timeout_s
         try:
-            request = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise _invalid(f"the body is not valid JSON: {error}") from None
-        signature_name = (request.get("signature_name") if isinstance(request, dict) else None) \
-            or contract.SIGNATURE_RAW
-        with self.registry.acquire(version) as loaded:
-            specs = loaded.input_specs(signature_name)
-            inputs, row_format = parse_predict_body(request, specs)
-            outputs = self.runner.run_arrays(loaded, signature_name, inputs)
-        return _format_outputs(outputs, row_format)
+            body = await asyncio.wait_for(request.read(), timeout)
+        except asyncio.TimeoutError:
+            return _error(408, f"the body did not arrive within {timeout:g} s "
+                               "(--rest-body-timeout-seconds)", close=True)
+        except web.HTTPRequestEntityTooLarge:  # a chunked body, which has no Content-Length
+            return _error(413, f"the body is over the limit of {limit} bytes "
+                               "(--max-message-bytes)", close=True)
+        except Exception as error:  # the client broke off, or sent a malformed body
+            log.info("REST %s %s: the body could not be read: %s", request.method,
+                     request.raw_path, " ".join(str(error).split()))
+            return _error(400, f"the body could not be read: {error}", close=True)
+        self._in_flight += 1
+        try:
+            status, payload = await self._loop.run_in_executor(
+                self._pool, self.api.answer, request.method, request.raw_path, body)
+        finally:
+            self._in_flight -= 1
+        return _response(status, payload)
 
-    def _handler_class(self):
-        gateway = self
-        max_body = self.runner.limits.max_message_bytes
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format, *args):  # access logs go to logging, not stderr
-                log.debug("REST %s " + format, self.address_string(), *args)
-
-            def _serve(self, method):
-                with gateway._idle:
-                    gateway._in_flight += 1
-                try:
-                    status, answer = self._answer(method)
-                    payload = json.dumps(answer).encode("utf-8")
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                finally:
-                    with gateway._idle:
-                        gateway._in_flight -= 1
-                        gateway._idle.notify_all()
-
-            def _answer(self, method):
-                if gateway._is_shutting_down():
-                    self.close_connection = True
-                    return 503, {"error": "the server is shutting down"}
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > max_body:
-                    self.close_connection = True  # the unread body makes the stream unusable
-                    return 413, {"error": f"the body is {length} bytes; the limit is {max_body} "
-                                          "bytes (--max-message-bytes)"}
-                body = self.rfile.read(length) if length else b""
-                return gateway.handle(method, self.path, body)
-
-            def do_GET(self):
-                self._serve("GET")
-
-            def do_POST(self):
-                self._serve("POST")
-
-        return Handler
+    async def _drain(self, grace_s: float) -> None:
+        if self._listener is None:
+            return
+        self._listener.close()
+        deadline = self._loop.time() + grace_s
+        while self._in_flight and self._loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        await self._server.shutdown(timeout=0.5)
+        for connection in list(self._connections):
+            connection.force_close()
+        await asyncio.sleep(0)  # lets the closed connections' tasks end before the loop stops

@@ -3,7 +3,7 @@
 
 import argparse
 
-from serving.limits import MIB, parse_byte_size
+from serving.limits import MIB, ServingLimits, parse_byte_size
 
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
@@ -27,7 +27,25 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
                         help="bytes per string value (default 64KiB)")
     parser.add_argument("--max-message-bytes", type=parse_byte_size, default=16 * MIB,
                         help="bytes per gRPC message or REST body (default 16MiB)")
-    parser.add_argument("--workers", type=int, default=16, help="request threads (default 16)")
+    defaults = ServingLimits
+    parser.add_argument("--max-json-depth", type=int, default=defaults.max_json_depth,
+                        help="nesting of arrays and objects in a REST body "
+                             f"(default {defaults.max_json_depth})")
+    parser.add_argument("--rest-header-timeout-seconds", type=float,
+                        default=defaults.rest_header_timeout_s,
+                        help="a REST connection that has not sent a request's headers this long "
+                             "after connecting or after its last answer is closed "
+                             f"(default {defaults.rest_header_timeout_s:g})")
+    parser.add_argument("--rest-body-timeout-seconds", type=float,
+                        default=defaults.rest_body_timeout_s,
+                        help="a REST body not received this long after its headers gets 408 "
+                             f"(default {defaults.rest_body_timeout_s:g})")
+    parser.add_argument("--rest-max-connections", type=int,
+                        default=defaults.rest_max_connections,
+                        help="REST connections open at once; more are answered 503 "
+                             f"(default {defaults.rest_max_connections})")
+    parser.add_argument("--workers", type=int, default=16,
+                        help="threads running requests, for gRPC and for REST each (default 16)")
     parser.add_argument("--max-concurrent-requests", type=int, default=256,
                         help="beyond this, requests get RESOURCE_EXHAUSTED (default 256)")
     parser.add_argument("--grace-seconds", type=float, default=10.0,

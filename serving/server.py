@@ -111,9 +111,16 @@ class RelevanceServer:
         return host_port(host, self.port)
 
     def start(self) -> "RelevanceServer":
+        """Loads the model and listens; a port in use raises InputError naming its flag."""
+        try:
+            return self._start()
+        except BaseException:
+            self._stop_parts(grace=0)  # nothing half-started may outlive a failed start
+            raise
+
+    def _start(self) -> "RelevanceServer":
         if self._batching is not None:
             self.batcher = self.runner.batcher = RequestBatcher(self._batching)
-        self.registry.start()
         port, rest_port = self._requested
         options = [
             ("grpc.max_receive_message_length", self.limits.max_message_bytes),
@@ -129,22 +136,30 @@ class RelevanceServer:
         self.health.add_to_server(self._grpc)
         address = host_port(self.host, port)
         cert, key = self._tls
-        if cert:
-            with open(key, "rb") as k, open(cert, "rb") as c:
-                credentials = grpc.ssl_server_credentials([(k.read(), c.read())])
-            self.port = self._grpc.add_secure_port(address, credentials)
-        else:
-            self.port = self._grpc.add_insecure_port(address)
+        pem = _read_tls_files(cert, key) if cert else None
+        context = _tls_context(cert, key) if cert else None
+        try:
+            if pem:
+                self.port = self._grpc.add_secure_port(
+                    address, grpc.ssl_server_credentials([(pem[1], pem[0])]))
+            else:
+                self.port = self._grpc.add_insecure_port(address)
+        except RuntimeError:  # grpcio >= 1.60 raises where older versions returned 0
+            self.port = 0
         if not self.port:
-            raise OSError(f"cannot bind gRPC to {address}")
-        self._grpc.start()
+            raise InputError(f"cannot listen on {address} for gRPC (the port is in use or "
+                             "not available); choose another --port")
         if rest_port is not None:
-            context = None
-            if cert:
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                context.load_cert_chain(cert, key)
-            self._rest = RestGateway(self.registry, self.runner, self.host, rest_port, context,
-                                     is_shutting_down=self._stopped.is_set)
+            try:
+                self._rest = RestGateway(self.registry, self.runner, self.host, rest_port,
+                                         context, is_shutting_down=self._stopped.is_set,
+                                         workers=self._max_workers)
+            except OSError as error:
+                raise InputError(f"REST: {error.strerror}") from None
+        # Both ports are taken before the model loads, so a busy one fails at once.
+        self.registry.start()
+        self._grpc.start()
+        if self._rest:
             self._rest.start()
             self.rest_port = self._rest.port
         log.info("serving model %s from %s: gRPC %s%s%s", self.model_name, self.model_base_path,
@@ -161,6 +176,11 @@ class RelevanceServer:
         self._stopped.set()
         self.health.set_shutting_down()
         log.info("stopping: finishing requests in flight (grace %.0fs)", grace)
+        self._stop_parts(grace)
+        self._finished.set()
+        log.info("stopped")
+
+    def _stop_parts(self, grace: float) -> None:
         done = self._grpc.stop(grace) if self._grpc else None
         if self._rest:
             self._rest.stop(grace)
@@ -169,8 +189,6 @@ class RelevanceServer:
         if self.batcher is not None:
             self.batcher.stop()
         self.registry.stop()
-        self._finished.set()
-        log.info("stopped")
 
     def wait(self) -> None:
         """Blocks until stop() has finished."""
@@ -181,6 +199,57 @@ class RelevanceServer:
 
     def __exit__(self, *exc) -> None:
         self.stop(grace_s=1.0)
+
+
+def _read_tls_files(cert: str, key: str):
+    """(certificate chain, private key) PEM bytes; a missing file is an InputError."""
+    pem = []
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        try:
+            with open(path, "rb") as handle:
+                pem.append(handle.read())
+        except OSError as error:
+            raise InputError(f"{flag} {path}: {error.strerror}") from None
+    return pem
+
+
+def _tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """The REST server's TLS context; it also checks the PEM files before gRPC reads them."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as error:
+        raise InputError(f"--tls-cert {cert} / --tls-key {key}: not a matching PEM "
+                         f"certificate and key ({error.reason or error})") from None
+    return context
+
+
+def limits_from_args(args) -> ServingLimits:
+    """ServingLimits from the serve flags, each checked first (InputError naming the flag)."""
+    positive = {
+        "--max-candidates": args.max_candidates, "--max-string-bytes": args.max_string_bytes,
+        "--max-message-bytes": args.max_message_bytes, "--max-json-depth": args.max_json_depth,
+        "--rest-header-timeout-seconds": args.rest_header_timeout_seconds,
+        "--rest-body-timeout-seconds": args.rest_body_timeout_seconds,
+        "--rest-max-connections": args.rest_max_connections, "--workers": args.workers,
+        "--max-concurrent-requests": args.max_concurrent_requests,
+    }
+    for flag, value in positive.items():
+        if not value > 0:
+            raise InputError(f"{flag} must be > 0, got {value}")
+    for flag, value in (("--poll-seconds", args.poll_seconds),
+                        ("--grace-seconds", args.grace_seconds)):
+        if not value >= 0:
+            raise InputError(f"{flag} must be >= 0, got {value}")
+    for flag, value in (("--port", args.port), ("--rest-port", args.rest_port)):
+        if value is not None and not 0 <= value <= 65535:
+            raise InputError(f"{flag} must be a port number from 0 to 65535, got {value}")
+    return ServingLimits(
+        max_candidates=args.max_candidates, max_string_bytes=args.max_string_bytes,
+        max_message_bytes=args.max_message_bytes, max_json_depth=args.max_json_depth,
+        rest_header_timeout_s=args.rest_header_timeout_seconds,
+        rest_body_timeout_s=args.rest_body_timeout_seconds,
+        rest_max_connections=args.rest_max_connections)
 
 
 def batching_from_args(args) -> Optional[BatchingParameters]:
@@ -209,9 +278,9 @@ def configure_tf_threads(intra_op: int, inter_op: int) -> None:
 
 def serve_main(args) -> int:
     """Runs the server until SIGTERM or SIGINT; returns the exit code."""
-    limits = ServingLimits(max_candidates=args.max_candidates,
-                           max_string_bytes=args.max_string_bytes,
-                           max_message_bytes=args.max_message_bytes)
+    limits = limits_from_args(args)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise InputError("TLS needs both --tls-cert and --tls-key")
     batching = batching_from_args(args)
     configure_tf_threads(args.intra_op_threads, args.inter_op_threads)
     if not os.path.isdir(args.model_base_path):

@@ -102,3 +102,15 @@ def test_rest_garbage_and_oversize_bodies(server):
     status, answer = _call(server, f"/v1/models/{MODEL}:predict", raw=b"x" * (65 * 1024))
     assert (status, "--max-message-bytes" in answer["error"]) == (413, True)
     assert _call(server, f"/v1/models/{MODEL}")[0] == 200
+
+
+def test_rest_undecodable_examples_are_400_without_a_traceback(server, caplog):
+    """Issue 19, problem 7: bytes that are no tf.Example answer 400, never 500."""
+    garbage = base64.b64encode(b"\xff\xfe\x00 not an Example \xc3\x28").decode()
+    status, answer = _call(server, f"/v1/models/{MODEL}:predict",
+                           {"signature_name": contract.SIGNATURE_EXAMPLES,
+                            "instances": [{"b64": garbage}]})
+    assert status == 400, answer
+    assert "Traceback" not in caplog.text
+    assert _call(server, f"/v1/models/{MODEL}")[0] == 200
+

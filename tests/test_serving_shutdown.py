@@ -3,6 +3,7 @@
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -82,3 +83,23 @@ def test_sigterm_finishes_requests_in_flight_then_exits(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+@pytest.mark.parametrize("busy_flag", ["--port", "--rest-port"])
+def test_serve_on_a_busy_port_is_a_one_line_error(tmp_path, capsys, busy_flag):
+    """Issue 19, problem 12: exit code 2, one line naming the port and the flag."""
+    from relevance.cli import main
+
+    base = str(tmp_path / MODEL)
+    copy_lexical_model(os.path.join(base, "1"))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        busy = taken.getsockname()[1]
+        ports = {"--port": "0", "--rest-port": "0", busy_flag: str(busy)}
+        code = main(["serve", "--model-base-path", base, "--poll-seconds", "0",
+                     *[part for flag, port in ports.items() for part in (flag, port)]])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(busy) in lines[0] and busy_flag in lines[0], err
+
