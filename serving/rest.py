@@ -18,6 +18,7 @@ A client that disconnects mid-request is dropped quietly (no traceback).
 import asyncio
 import json
 import logging
+import os
 import socket
 import ssl
 import sys
@@ -64,7 +65,8 @@ def bind_socket(host: str, port: int, flag: str) -> socket.socket:
     try:
         return socket.create_server((host, port), family=family, backlog=128)
     except OSError as error:
-        raise OSError(error.errno, f"cannot listen on {host}:{port} ({error.strerror}); "
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise OSError(error.errno, f"cannot listen on {host}:{port} ({reason}); "
                                    f"choose another {flag}") from None
 
 

