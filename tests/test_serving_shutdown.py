@@ -12,10 +12,11 @@ import time
 import grpc
 import pytest
 
+from relevance.errors import InputError
 from serving.client import RelevanceClient
 from serving.demo_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
-from serving.server import add_serve_parser
+from serving.server import add_serve_parser, limits_from_args
 
 MODEL = "relevance_teacher"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +33,18 @@ def test_serve_parser_defaults():
     args = parser.parse_args(["serve", "--model-base-path", "/m/x", "--max-message-bytes", "4MiB"])
     assert (args.host, args.port, args.rest_port, args.poll_seconds) == ("127.0.0.1", 8500, None, 2.0)
     assert (args.max_candidates, args.max_string_bytes, args.max_message_bytes) == (1000, 65536, 4 << 20)
+
+
+@pytest.mark.parametrize("flag,value", [("--rest-max-connections", "0"),
+                                        ("--rest-body-timeout-seconds", "-1"),
+                                        ("--max-json-depth", "0"), ("--grace-seconds", "-2"),
+                                        ("--rest-port", "70000")])
+def test_serve_flags_out_of_range_name_the_flag(flag, value):
+    parser = argparse.ArgumentParser()
+    add_serve_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "--model-base-path", "/m/x", flag, value])
+    with pytest.raises(InputError, match=flag):
+        limits_from_args(args)
 
 
 def test_sigterm_finishes_requests_in_flight_then_exits(tmp_path):
