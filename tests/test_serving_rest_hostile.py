@@ -40,7 +40,7 @@ def server(tmp_path_factory):
 def log_text(caplog):
     """The log of the test (every logger, every thread), checked for tracebacks at the end."""
     caplog.set_level(logging.DEBUG)
-    yield lambda: caplog.text
+    yield
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.exc_info], caplog.text
 
@@ -191,3 +191,29 @@ def test_problem11_client_disconnects_log_no_traceback(server, log_text):
         sock.close()  # SO_LINGER 0: a reset, as a crashed client leaves
     assert _eventually(lambda: _rest(server).open_connections == 0)
     assert _healthy(server)
+
+
+def test_a_model_call_in_flight_does_not_block_the_event_loop(server, log_text, monkeypatch):
+    api = _rest(server).api
+    entered, release = threading.Event(), threading.Event()
+    answer = api.answer
+
+    def held(method, path, body):  # a predict that takes as long as the test says
+        if method == "POST":
+            entered.set()
+            release.wait(10)
+        return answer(method, path, body)
+
+    monkeypatch.setattr(api, "answer", held)
+    body = json.dumps({"signature_name": "nope", "inputs": {}}).encode()
+    replies = []
+    request = _post(str(len(body)), body)
+    caller = threading.Thread(target=lambda: replies.append(_exchange(server, request)))
+    caller.start()
+    try:
+        assert entered.wait(10)
+        assert _healthy(server)  # answered while the predict still holds its worker
+    finally:
+        release.set()
+        caller.join(10)
+    assert _status(replies[0]) == 404
