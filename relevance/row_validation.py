@@ -56,7 +56,7 @@ def validate_row(
             records ("unparseable_row" for a row the reader could not parse).
     """
     if row.error is not None:
-        raise RecordError("unparseable_row", row.error)
+        raise RecordError(row.reason or "unparseable_row", row.error)
     fields = row.fields
     if role == UNLABELED:
         fields = {name: value for name, value in fields.items() if name != contract.GRADE}
