@@ -20,7 +20,8 @@ Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser(prog="relevance")
     >>> _ = add_evaluate_parser(parser.add_subparsers(dest="command"))
-    >>> args = parser.parse_args(["evaluate", "--model", "m", "--data", "d.jsonl", "--output", "o"])
+    >>> args = parser.parse_args(["evaluate", "--model", "gs://bucket/serving/student",
+    ...                           "--data", "d.jsonl", "--output", "o"])
     >>> evaluate_main(args)  # doctest: +SKIP
     0
 """
