@@ -17,7 +17,7 @@ import os
 from typing import Dict
 
 from relevance.errors import InputError
-from relevance.flag_checks import int_at_least
+from relevance.flag_checks import AT_LEAST_ONE
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +39,9 @@ def add_caption_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--caption-prompt", default="caption en\n",
                        help="prompt given with each image; a newline is added at the end "
                             "if missing, as PaliGemma expects (default: 'caption en')")
-    group.add_argument("--caption-max-length", type=int_at_least(1), default=32,
+    group.add_argument("--caption-max-length", type=AT_LEAST_ONE, default=32,
                        help="generated tokens per caption at most (default 32)")
-    group.add_argument("--caption-batch-size", type=int_at_least(1), default=8,
+    group.add_argument("--caption-batch-size", type=AT_LEAST_ONE, default=8,
                        help="images per model call (default 8)")
     group.add_argument("--caption-cache-dir", default=None, metavar="DIR",
                        help="caption cache by image content hash, kept across runs "

@@ -21,7 +21,8 @@ from relevance.adapters import crowdflower, xquad_r
 from relevance.caption_flags import add_caption_flags, caption_overrides, prepare_demo_captions
 from relevance.errors import InputError
 from relevance.flag_checks import (
-    FlagParser, float_between, int_at_least, num_grades, output_dir, output_file,
+    AT_LEAST_ONE, NON_NEGATIVE, PERCENT, POSITIVE, PROBABILITY, FlagParser, float_between,
+    int_at_least, num_grades, output_dir, output_file,
 )
 from relevance.presets_cli import add_preset_cache_flag, prepare_teacher_preset
 from relevance.readers import FILE_ADAPTER_FORMATS, FORMATS
@@ -31,11 +32,6 @@ EXIT_USER_ERROR = 2
 # Held out of training for the gate: 0 leaves the gate nothing to judge the student on,
 # 100 leaves nothing to train on.
 EVAL_PERCENT = float_between(0.0, 100.0, low_open=True, high_open=True)
-PERCENT = float_between(0.0, 100.0)
-PROBABILITY = float_between(0.0, 1.0)
-NON_NEGATIVE = float_between(0.0)
-POSITIVE = float_between(0.0, low_open=True)
-AT_LEAST_ONE = int_at_least(1)
 # [CLS] query [SEP] item [SEP] leaves no room for text below this.
 MIN_SEQUENCE_LENGTH = 8
 # Fewer demo rows leave too few queries for a train / eval split by query.

@@ -4,7 +4,7 @@ building the `relevance` parser (e.g. for `--help`) does not import TensorFlow."
 import argparse
 
 from relevance.adapters import ADAPTERS
-from relevance.flag_checks import existing_path, int_at_least, num_grades, output_dir
+from relevance.flag_checks import AT_LEAST_ONE, existing_path, num_grades, output_dir
 from relevance.readers import FORMATS
 
 CANONICAL_FORMATS = ("auto",) + tuple(FORMATS)
@@ -36,6 +36,6 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
                         help="option for the data set adapter, e.g. split=test (repeatable)")
     parser.add_argument("--baseline-train", default=None, metavar="PATH", type=existing_path,
                         help="labeled training data (same format as --data) for a BM25 baseline")
-    parser.add_argument("--batch-size", type=int_at_least(1), default=DEFAULT_BATCH_SIZE,
+    parser.add_argument("--batch-size", type=AT_LEAST_ONE, default=DEFAULT_BATCH_SIZE,
                         help=f"pairs per model call (default {DEFAULT_BATCH_SIZE})")
     return parser

@@ -190,3 +190,10 @@ def host_port(text: str) -> str:
 def candidates_file(path: str) -> str:
     """An existing local file, or '-' for stdin."""
     return path if path == "-" else existing_file(path)
+
+
+PERCENT = float_between(0.0, 100.0)
+PROBABILITY = float_between(0.0, 1.0)
+NON_NEGATIVE = float_between(0.0)
+POSITIVE = float_between(0.0, low_open=True)
+AT_LEAST_ONE = int_at_least(1)

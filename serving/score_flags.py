@@ -9,7 +9,7 @@ import argparse
 
 from relevance import contract
 from relevance.flag_checks import (
-    candidates_file, existing_file, float_between, host_port, int_at_least, non_empty_text,
+    AT_LEAST_ONE, POSITIVE, candidates_file, existing_file, host_port, non_empty_text,
 )
 
 
@@ -24,9 +24,9 @@ def add_score_parser(subparsers) -> argparse.ArgumentParser:
                         help="one JSON object per line with the item text fields ('-': stdin)")
     parser.add_argument("--signature", default=contract.SIGNATURE_RAW,
                         choices=[contract.SIGNATURE_RAW, contract.SIGNATURE_EXAMPLES])
-    parser.add_argument("--timeout", type=float_between(0.0, low_open=True), default=5.0,
+    parser.add_argument("--timeout", type=POSITIVE, default=5.0,
                         help="seconds per call (default 5)")
-    parser.add_argument("--batch-size", type=int_at_least(1), default=256,
+    parser.add_argument("--batch-size", type=AT_LEAST_ONE, default=256,
                         help="candidates per call (default 256)")
     parser.add_argument("--tls-ca", default=None, type=existing_file,
                         help="PEM CA certificate: connect with TLS")
