@@ -17,6 +17,7 @@ import os
 from typing import Dict
 
 from relevance.errors import InputError
+from relevance.flag_checks import AT_LEAST_ONE
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,9 @@ def add_caption_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--caption-prompt", default="caption en\n",
                        help="prompt given with each image; a newline is added at the end "
                             "if missing, as PaliGemma expects (default: 'caption en')")
-    group.add_argument("--caption-max-length", type=int, default=32,
+    group.add_argument("--caption-max-length", type=AT_LEAST_ONE, default=32,
                        help="generated tokens per caption at most (default 32)")
-    group.add_argument("--caption-batch-size", type=int, default=8,
+    group.add_argument("--caption-batch-size", type=AT_LEAST_ONE, default=8,
                        help="images per model call (default 8)")
     group.add_argument("--caption-cache-dir", default=None, metavar="DIR",
                        help="caption cache by image content hash, kept across runs "
@@ -69,8 +70,6 @@ def caption_overrides(args, workdir: str = "") -> Dict:
             "--caption-images needs --caption-preset: a keras-hub PaliGemma preset name such "
             f"as {REAL_PRESET_EXAMPLE} (downloaded from Kaggle, which needs credentials) or a "
             "local preset directory (see README, 'Image captions')")
-    if args.caption_max_length < 1 or args.caption_batch_size < 1:
-        raise InputError("--caption-max-length and --caption-batch-size must be >= 1")
     cache_dir = args.caption_cache_dir or (os.path.join(workdir, "caption_cache") if workdir else "")
     return {
         "caption_images": True,

@@ -20,11 +20,22 @@ from relevance import contract
 from relevance.adapters import crowdflower, xquad_r
 from relevance.caption_flags import add_caption_flags, caption_overrides, prepare_demo_captions
 from relevance.errors import InputError
+from relevance.flag_checks import (
+    AT_LEAST_ONE, NON_NEGATIVE, PERCENT, POSITIVE, PROBABILITY, FlagParser, float_between,
+    int_at_least, num_grades, output_dir, output_file,
+)
 from relevance.presets_cli import add_preset_cache_flag, prepare_teacher_preset
 from relevance.readers import FILE_ADAPTER_FORMATS, FORMATS
 from relevance.run_log import RunFailed, routed_logs
 
 EXIT_USER_ERROR = 2
+# Held out of training for the gate: 0 leaves the gate nothing to judge the student on,
+# 100 leaves nothing to train on.
+EVAL_PERCENT = float_between(0.0, 100.0, low_open=True, high_open=True)
+# [CLS] query [SEP] item [SEP] leaves no room for text below this.
+MIN_SEQUENCE_LENGTH = 8
+# Fewer demo rows leave too few queries for a train / eval split by query.
+MIN_DEMO_ROWS = 20
 # The demo's gate compares accuracies on about 80 held-out human pairs, where one pair is
 # 1.2 points and the standard error of an accuracy about 0.05: with the general default
 # (0.05) training noise would decide whether the demo's student is pushed. About two
@@ -43,21 +54,23 @@ def _resolve_num_grades(args) -> None:
 
 
 def _add_model_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--num-grades", type=int, default=None,
+    parser.add_argument("--num-grades", type=num_grades, default=None,
                         help="G, the number of relevance grades (grades are 1..G); default 5, "
                              "or the data set's own G with --format crowdflower / xquad-r")
-    parser.add_argument("--eval-percent", type=float, default=20.0,
-                        help="share of labeled queries held out for evaluation (default 20)")
+    parser.add_argument("--eval-percent", type=EVAL_PERCENT, default=20.0,
+                        help="share of labeled queries held out for evaluation, > 0 and < 100 "
+                             "(default 20)")
     parser.add_argument("--teacher-preset", default=None, metavar="NAME_OR_DIR",
                         help="the teacher's backbone: multilingual-e5-small (default; "
                              "pretrained, built once into the preset cache), from-scratch "
                              "(small, no pretraining: quick runs), a keras-hub preset "
                              "directory, or a keras-hub preset name")
     add_preset_cache_flag(parser)
-    parser.add_argument("--teacher-epochs", type=int, default=None)
-    parser.add_argument("--teacher-batch-size", type=int, default=None)
-    parser.add_argument("--teacher-learning-rate", type=float, default=None)
-    parser.add_argument("--teacher-sequence-length", type=int, default=None)
+    parser.add_argument("--teacher-epochs", type=AT_LEAST_ONE, default=None)
+    parser.add_argument("--teacher-batch-size", type=AT_LEAST_ONE, default=None)
+    parser.add_argument("--teacher-learning-rate", type=POSITIVE, default=None)
+    parser.add_argument("--teacher-sequence-length", type=int_at_least(MIN_SEQUENCE_LENGTH),
+                        default=None)
     fields = ", ".join(contract.ITEM_TEXT_FIELDS)
     parser.add_argument("--teacher-fields", default=None, metavar="F1,F2,...",
                         help=f"item fields the teacher reads, comma-separated (default: all: "
@@ -69,41 +82,43 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
                         default=None,
                         help="mark item words that also occur in the query in the teacher's "
                              "text (default: on)")
-    parser.add_argument("--student-epochs", type=int, default=None)
-    parser.add_argument("--student-train-steps", type=int, default=None,
+    parser.add_argument("--student-epochs", type=AT_LEAST_ONE, default=None)
+    parser.add_argument("--student-train-steps", type=int_at_least(0), default=None,
                         help="optimiser steps of the student, spread over its epochs, "
                              "whatever the number of training rows (default 0: one pass "
                              "over the rows per epoch)")
-    parser.add_argument("--student-human-weight", type=float, default=None,
+    parser.add_argument("--student-human-weight", type=NON_NEGATIVE, default=None,
                         help="weight of cross-entropy on human grades in the student's loss "
                              "(default 1; 0 trains on pseudo-labels only)")
-    parser.add_argument("--student-distill-weight", type=float, default=None,
+    parser.add_argument("--student-distill-weight", type=NON_NEGATIVE, default=None,
                         help="weight of the distillation term (KL to the teacher; default 1)")
-    parser.add_argument("--student-temperature", type=float, default=None,
+    parser.add_argument("--student-temperature", type=POSITIVE, default=None,
                         help="distillation temperature T (default 2)")
-    parser.add_argument("--student-min-teacher-spread", type=float, default=None,
+    parser.add_argument("--student-min-teacher-spread", type=NON_NEGATIVE, default=None,
                         help="nats; when the teacher's log-probabilities vary across the "
                              "student's training rows by less than this, scale their "
                              "departures from each grade's mean up to it (default 0: off)")
-    parser.add_argument("--confidence-threshold", type=float, default=0.0,
-                        help="drop pseudo-labels whose top grade probability is below this")
-    parser.add_argument("--max-volume-multiple", type=float, default=100.0,
+    parser.add_argument("--confidence-threshold", type=PROBABILITY, default=0.0,
+                        help="drop pseudo-labels whose top grade probability is below this "
+                             "(0 to 1)")
+    parser.add_argument("--max-volume-multiple", type=NON_NEGATIVE, default=100.0,
                         help="keep at most this many pseudo-labels per human label (0: no cap)")
-    parser.add_argument("--min-student-accuracy", type=float, default=0.0,
+    parser.add_argument("--min-student-accuracy", type=PROBABILITY, default=0.0,
                         help="the student is pushed only at or above this accuracy on the "
                              "held-out human grades")
-    parser.add_argument("--student-tolerance", type=float, default=0.05,
+    parser.add_argument("--student-tolerance", type=NON_NEGATIVE, default=0.05,
                         help="the student is pushed only within this of the teacher on every "
                              "gate metric (held-out human grades; default %(default)s)")
-    parser.add_argument("--pushed-tolerance", type=float, default=0.0,
+    parser.add_argument("--pushed-tolerance", type=NON_NEGATIVE, default=0.0,
                         help="the student may be at most this worse than the model pushed "
                              "last on every gate metric (default 0: not worse)")
     parser.add_argument("--gate-metrics", default="accuracy,ndcg@10", metavar="M1,M2",
                         help="metrics the validation gate compares: accuracy, qwk, ndcg@5/10/20, "
                              "auroc_ge_T (default accuracy,ndcg@10)")
-    parser.add_argument("--pseudo-eval-percent", type=float, default=10.0,
+    parser.add_argument("--pseudo-eval-percent", type=PERCENT, default=10.0,
                         help="share of pseudo-labeled queries held out of the student's "
-                             "training data and evaluated as label_source=pseudo (default 10)")
+                             "training data and evaluated as label_source=pseudo, 0 to 100 "
+                             "(default 10)")
     parser.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                         help="extra Beam pipeline argument, repeatable, e.g. "
                              "--beam-arg=--runner=FlinkRunner")
@@ -111,7 +126,8 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workdir", required=True, help="directory for all outputs of the run")
+    parser.add_argument("--workdir", required=True, type=output_dir,
+                        help="directory for all outputs of the run")
     parser.add_argument("--model-name", default="relevance_student",
                         help="name of the served model: the push goes to WORKDIR/serving/NAME/VERSION")
     parser.add_argument("--no-cache", action="store_true",
@@ -122,7 +138,7 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = FlagParser(
         prog="relevance",
         description="Train a multilingual relevance teacher, pseudo-label unlabeled traffic "
                     "and distill a real-time student, as a TFX pipeline.",
@@ -131,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="generate the built-in demo catalog and run the pipeline on it")
     _add_run_flags(demo)
-    demo.add_argument("--num-labeled", type=int, default=400)
-    demo.add_argument("--num-unlabeled", type=int, default=2400)
+    demo.add_argument("--num-labeled", type=int_at_least(MIN_DEMO_ROWS), default=400)
+    demo.add_argument("--num-unlabeled", type=int_at_least(MIN_DEMO_ROWS), default=2400)
     demo.set_defaults(student_tolerance=DEMO_STUDENT_TOLERANCE)
 
     run = commands.add_parser("run", help="run the pipeline on your labeled and unlabeled data")
@@ -145,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     compile_ = commands.add_parser("compile", help="compile the pipeline for an orchestrator")
     compile_.add_argument("--runner", required=True, choices=["kubeflow"])
-    compile_.add_argument("--output", required=True, help="PipelineSpec JSON file to write")
+    compile_.add_argument("--output", required=True, type=output_file,
+                          help="PipelineSpec JSON file to write")
     compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/relevance/pipeline_root")
     compile_.add_argument("--input-base", default="gs://YOUR_BUCKET/relevance/inputs",
                           help="directory holding labeled/ and unlabeled/ input files")
@@ -216,20 +233,10 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "fields": _teacher_fields(args),
         "mark_query_matches": args.teacher_mark_matches,
     }
-    # Checked here: a bad value would otherwise only fail inside the StudentTrainer.
-    if args.student_temperature is not None and args.student_temperature <= 0:
-        raise InputError(f"--student-temperature must be > 0, got {args.student_temperature}")
-    weights = {"--student-human-weight": args.student_human_weight,
-               "--student-distill-weight": args.student_distill_weight}
-    for flag, weight in weights.items():
-        if weight is not None and weight < 0:
-            raise InputError(f"{flag} must be >= 0, got {weight}")
-    if args.student_train_steps is not None and args.student_train_steps < 0:
-        raise InputError(f"--student-train-steps must be >= 0, got {args.student_train_steps}")
-    if args.student_min_teacher_spread is not None and args.student_min_teacher_spread < 0:
-        raise InputError("--student-min-teacher-spread must be >= 0, got "
-                         f"{args.student_min_teacher_spread}")
-    if all(weight == 0 for weight in weights.values()):
+    # Each flag's range is checked as it is parsed (relevance.flag_checks); this pair only
+    # makes sense together.
+    weights = (args.student_human_weight, args.student_distill_weight)
+    if all(weight == 0 for weight in weights):
         raise InputError("--student-human-weight and --student-distill-weight are both 0: "
                          "the student would learn nothing")
     student = {
@@ -360,7 +367,10 @@ def _compile(args) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0), or a bad flag, already reported on one line (2)
+        return 0 if stop.code is None else int(stop.code)
     os.environ.pop("TF_USE_LEGACY_KERAS", None)  # this project is Keras 3 throughout
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

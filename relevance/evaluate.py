@@ -20,7 +20,8 @@ Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser(prog="relevance")
     >>> _ = add_evaluate_parser(parser.add_subparsers(dest="command"))
-    >>> args = parser.parse_args(["evaluate", "--model", "m", "--data", "d.jsonl", "--output", "o"])
+    >>> args = parser.parse_args(["evaluate", "--model", "gs://bucket/serving/student",
+    ...                           "--data", "d.jsonl", "--output", "o"])
     >>> evaluate_main(args)  # doctest: +SKIP
     0
 """
@@ -41,8 +42,9 @@ from relevance.errors import InputError, RecordError
 from relevance.evaluate_flags import (  # noqa: F401 - add_evaluate_parser: re-exported
     CANONICAL_FORMATS, DEFAULT_BATCH_SIZE, add_evaluate_parser,
 )
-from relevance.readers import read_rows
-from relevance.records import record_to_example, to_record
+from relevance.readers import RawRow, read_rows
+from relevance.records import record_to_example
+from relevance.row_validation import validate_row
 from trainer.export import load_relevance_model
 
 logger = logging.getLogger(__name__)
@@ -94,7 +96,13 @@ def evaluate(
 
     if not model_dirs and not baseline_train:
         raise InputError("nothing to evaluate: pass --model DIR and/or --baseline-train PATH.")
+    # Everything that can be checked is checked before the first pair is scored.
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be an integer >= 1, got {batch_size}")
+    if tf.io.gfile.exists(output_dir) and not tf.io.gfile.isdir(output_dir):
+        raise InputError(f"--output {output_dir} is an existing file; give a directory.")
     names = model_display_names(model_dirs, model_names)
+    model_dirs = [resolve_saved_model_dir(model_dir) for model_dir in model_dirs]
     records, num_grades = load_labeled_records(data_path, fmt, num_grades, adapter_options)
     grades = np.asarray([r[contract.GRADE] for r in records])
     query_ids = [r[contract.QUERY_ID] for r in records]
@@ -183,23 +191,22 @@ def load_labeled_records(
                 f"is {num_grades}; drop --num-grades."
             )
         num_grades = adapter_grades
-        sources = ((index, fields, None) for index, fields in enumerate(fields_iter, start=1))
+        sources = (RawRow(path, index, fields, None)
+                   for index, fields in enumerate(fields_iter, start=1))
     elif fmt in CANONICAL_FORMATS:
         if options:
             raise InputError(f"{path}: --adapter-option applies to data set adapters, not {fmt}.")
         num_grades = num_grades or contract.DEFAULT_NUM_GRADES
-        sources = ((raw.row_number, raw.fields, raw.error) for raw in read_rows(path, fmt))
+        sources = (raw for data_file in _data_files(path) for raw in read_rows(data_file, fmt))
     else:
         raise InputError(f"{path}: unknown format {fmt!r}.")
 
     records, reasons, total = [], {}, 0
-    for _, fields, error in sources:
+    for raw in sources:
         total += 1
-        if error is not None:
-            reasons["unparseable_row"] = reasons.get("unparseable_row", 0) + 1
-            continue
         try:
-            record = to_record(fields, num_grades)
+            # Grades optional here: unlabeled rows are counted apart, below.
+            record = validate_row(raw, None, num_grades)
         except RecordError as err:
             reasons[err.reason] = reasons.get(err.reason, 0) + 1
             continue
@@ -217,6 +224,20 @@ def load_labeled_records(
         )
     logger.info("%s: %d labeled pairs, G = %d", path, len(records), num_grades)
     return records, num_grades
+
+
+def _data_files(path: str) -> List[str]:
+    """`path` itself, or the data files directly inside the directory `path`."""
+    if not tf.io.gfile.isdir(path):
+        return [path]
+    files = sorted(
+        os.path.join(path, name) for name in tf.io.gfile.listdir(path)
+        if not name.startswith(".") and not tf.io.gfile.isdir(os.path.join(path, name))
+    )
+    if not files:
+        raise InputError(f"{path}: no input files in the directory; put the labeled CSV, "
+                         "JSONL or TFRecord files in it, or pass one file.")
+    return files
 
 
 def resolve_saved_model_dir(model_dir: str) -> str:

@@ -4,6 +4,7 @@ building the `relevance` parser (e.g. for `--help`) does not import TensorFlow."
 import argparse
 
 from relevance.adapters import ADAPTERS
+from relevance.flag_checks import AT_LEAST_ONE, existing_path, num_grades, output_dir
 from relevance.readers import FORMATS
 
 CANONICAL_FORMATS = ("auto",) + tuple(FORMATS)
@@ -18,7 +19,7 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
         description="Score labeled data with exported models (and an optional BM25 "
                     "baseline); write metrics.json and report.md with plots.",
     )
-    parser.add_argument("--model", action="append", default=[], metavar="DIR",
+    parser.add_argument("--model", action="append", default=[], metavar="DIR", type=existing_path,
                         help="SavedModel directory or TF Serving base dir (repeatable)")
     parser.add_argument("--model-name", action="append", default=[], metavar="NAME",
                         help="name of each --model in the report, in order "
@@ -27,12 +28,14 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--format", default="auto",
                         choices=list(CANONICAL_FORMATS) + sorted(ADAPTERS),
                         help="canonical format or public data set adapter (default: auto)")
-    parser.add_argument("--output", required=True, help="directory for metrics.json and report.md")
-    parser.add_argument("--num-grades", type=int, default=None,
+    parser.add_argument("--output", required=True, type=output_dir,
+                        help="directory for metrics.json and report.md")
+    parser.add_argument("--num-grades", type=num_grades, default=None,
                         help="G for canonical formats (default 5); adapters set their own G")
     parser.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE",
                         help="option for the data set adapter, e.g. split=test (repeatable)")
-    parser.add_argument("--baseline-train", default=None, metavar="PATH",
+    parser.add_argument("--baseline-train", default=None, metavar="PATH", type=existing_path,
                         help="labeled training data (same format as --data) for a BM25 baseline")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--batch-size", type=AT_LEAST_ONE, default=DEFAULT_BATCH_SIZE,
+                        help=f"pairs per model call (default {DEFAULT_BATCH_SIZE})")
     return parser

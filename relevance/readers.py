@@ -25,6 +25,7 @@ import re
 from typing import Iterator, List, Optional, Tuple
 
 from relevance import contract
+from relevance.csv_checks import IMPLAUSIBLE_FIELD, csv_records, implausible_record
 from relevance.errors import InputError
 from relevance.lazy_tensorflow import tf
 
@@ -61,6 +62,7 @@ class RawRow:
         fields: column name -> Python value (str, int, float or list), or None when
             the row could not be parsed.
         error: why the row could not be parsed, else None.
+        reason: the quarantine reason code for `error` (None: "unparseable_row").
 
     Example:
         >>> row = RawRow(source="a.csv", row_number=1, fields={"query": "red shoes"}, error=None)
@@ -72,6 +74,7 @@ class RawRow:
     row_number: int
     fields: Optional[dict]
     error: Optional[str]
+    reason: Optional[str] = None
 
 
 def resolve_format(path: str, fmt: str = "auto") -> str:
@@ -254,21 +257,13 @@ def _iter_text_lines(path: str) -> Iterator[Tuple[int, str]]:
             yield line_number, line
 
 
-def _csv_records(path: str) -> Iterator[List[str]]:
+def _csv_records(path: str) -> Iterator[Tuple[int, int, List[str]]]:
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
-    reader = csv.reader(line for _, line in _iter_text_lines(path))
-    try:
-        yield from reader
-    except csv.Error as err:
-        raise InputError(
-            f"{path}: CSV is malformed near line {reader.line_num} ({err}). Check quoting: "
-            'a field containing commas, quotes or newlines must be in double quotes, with '
-            'inner quotes doubled ("").'
-        ) from err
+    return csv_records((line for _, line in _iter_text_lines(path)), path)
 
 
 def _check_csv(path: str) -> None:
-    records = _csv_records(path)
+    records = (cells for _, _, cells in _csv_records(path))
     header = [name.strip() for name in next(records, [])]
     if contract.QUERY not in header:
         shown = ", ".join(repr(name) for name in header[:10]) or "nothing"
@@ -278,7 +273,9 @@ def _check_csv(path: str) -> None:
             f"{contract.ITEM_ID},title,description,{contract.GRADE}; "
             "if the file is not CSV, use the extension of its real format."
         )
-    if not any(record for record in records):
+    # Read to the end: an unclosed quote is only seen there, and must stop the file
+    # before its first row is used.
+    if sum(1 for record in records if record) == 0:
         raise InputError(f"{path}: the CSV has a header but no data rows; add data rows.")
 
 
@@ -328,12 +325,16 @@ def _check_tfrecord(path: str) -> None:
 
 def _read_csv(path: str) -> Iterator[RawRow]:
     records = _csv_records(path)
-    header = [name.strip() for name in next(records)]
+    header = [name.strip() for name in next(records)[2]]
     row_number = 0
-    for record in records:
+    for first, last, record in records:
         if not record:
             continue  # blank line
         row_number += 1
+        implausible = implausible_record(header, record, first, last)
+        if implausible:
+            yield RawRow(path, row_number, None, implausible, IMPLAUSIBLE_FIELD)
+            continue
         if len(record) > len(header):
             extra = [cell for cell in record[len(header):] if cell.strip()]
             if extra:

@@ -10,24 +10,23 @@ The canonical record (see `relevance.contract`) is a dict with:
   `bytes` ("" / b"" when absent). Both are optional and never count as item text.
 
 `to_record` raises `RecordError` (with a `.reason` code) for a row that cannot be used;
-`check_input_file` runs a whole file through the reader and `to_record` so a user
-mistake is reported before any pipeline work starts.
+`relevance.row_validation` adds the rules of the labeled and unlabeled inputs on top,
+for ExampleGen and the input check alike.
 """
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import logging
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
 from relevance import contract
-from relevance.errors import InputError, RecordError
+from relevance.errors import RecordError
 from relevance.language import detect_language, normalise_language_code
-from relevance.readers import example_to_dict, parse_list_cell, read_rows
+from relevance.readers import example_to_dict, parse_list_cell
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +34,6 @@ NUMERIC = "numeric"
 
 # Values that mean "no grade" in spreadsheets and JSON exports.
 _MISSING_MARKERS = frozenset({"", "nan", "null", "none", "n/a", "na"})
-# Column names people use for the grade; used only to suggest a rename.
-_GRADE_LOOKALIKES = ("label", "rating", "relevance", "score", "judgment", "judgement")
-_ERROR_LINES_IN_MESSAGE = 5
 
 
 def derive_query_id(query: str) -> str:
@@ -180,121 +176,16 @@ def example_to_record(example: tf.train.Example) -> dict:
     return record
 
 
-@dataclasses.dataclass
-class FileCheck:
-    """Summary of validating one input file with `check_input_file`.
-
-    Attributes:
-        path: the file checked.
-        rows: data rows read.
-        valid: rows that became records.
-        labeled: valid rows with a grade.
-        errors: up to `max_errors_listed` of (row_number, reason code, message).
-        reason_counts: number of invalid rows per reason code (all of them).
-        image_only: valid rows whose item has an image and no text (accepted only with
-            `image_only_items`; their text will be the image caption).
-
-    Example:
-        >>> check = FileCheck(path="a.csv", rows=3, valid=2, labeled=2,
-        ...                   errors=[(3, "missing_query", "the 'query' field is empty")])
-        >>> check.rows - check.valid
-        1
-    """
-
-    path: str
-    rows: int
-    valid: int
-    labeled: int
-    errors: List[Tuple[int, str, str]]
-    reason_counts: Dict[str, int] = dataclasses.field(default_factory=dict)
-    image_only: int = 0
-
-
-def check_input_file(
-    path: str,
-    fmt: str = "auto",
-    num_grades: int = contract.DEFAULT_NUM_GRADES,
-    require_grades: Optional[bool] = None,
-    max_errors_listed: int = 20,
-    image_only_items: bool = False,
-) -> FileCheck:
-    """Read and validate a whole input file; return a `FileCheck` of its rows.
-
-    Invalid rows are counted and listed (the pipeline quarantines them). Language
-    detection is skipped here because it does not affect validity. `image_only_items`
-    is passed to `to_record` (True when the run captions images).
-
-    Raises:
-        InputError: the file is missing, empty or in the wrong format; no row is valid;
-            or `require_grades` is True and no valid row has a grade.
-
-    Example:
-        >>> check = check_input_file("labeled.jsonl", require_grades=True)  # doctest: +SKIP
-        >>> print(check.valid, "of", check.rows, "rows are usable")  # doctest: +SKIP
-    """
-    rows = valid = labeled = image_only = 0
-    errors: List[Tuple[int, str, str]] = []
-    reason_counts: Dict[str, int] = {}
-    first_fields: Optional[dict] = None
-    for raw in read_rows(path, fmt):
-        rows += 1
-        if raw.error is not None:
-            reason, message = "unparseable_row", raw.error
-        else:
-            if first_fields is None:
-                first_fields = raw.fields
-            try:
-                record = to_record(
-                    raw.fields,
-                    num_grades,
-                    detect_missing_language=False,
-                    image_only_items=image_only_items,
-                )
-            except RecordError as err:
-                reason, message = err.reason, str(err)
-            else:
-                valid += 1
-                labeled += record[contract.GRADE] is not None
-                image_only += not _has_item_text(record)
-                continue
-        reason_counts[reason] = reason_counts.get(reason, 0) + 1
-        if len(errors) < max_errors_listed:
-            errors.append((raw.row_number, reason, message))
-
-    if valid == 0:
-        raise InputError(
-            f"{path}: none of the {rows} rows is valid, so the file cannot be used. "
-            f"First problems:\n{_format_errors(errors)}\n"
-            "Fix these rows (see the data contract in README.md) and run again."
-        )
-    if require_grades and labeled == 0:
-        raise InputError(
-            f"{path}: this labeled input has no grades: none of the {valid} valid rows has "
-            f"a {contract.GRADE!r} value. Add a {contract.GRADE!r} column with integers "
-            f"1..{num_grades} ({num_grades} = highly relevant, 1 = highly irrelevant)"
-            f"{_grade_column_hint(first_fields)}, or pass the file as unlabeled input."
-        )
-    if rows > valid:
-        logger.warning(
-            "%s: %d of %d rows are invalid and will be quarantined (%s)",
-            path,
-            rows - valid,
-            rows,
-            ", ".join(f"{reason}: {count}" for reason, count in sorted(reason_counts.items())),
-        )
-    logger.info("%s: %d rows, %d valid, %d labeled", path, rows, valid, labeled)
-    return FileCheck(path, rows, valid, labeled, errors, reason_counts, image_only)
-
-
 # ---------------------------------------------------------------- value parsing
 
 
-def _has_item_text(record: dict) -> bool:
+def has_item_text(record: dict) -> bool:
+    """Whether any item text field of a canonical record is non-empty."""
     return any(record[name] for name in contract.ITEM_TEXT_FIELDS)
 
 
 def _check_item_text(record: dict, image_only_items: bool) -> None:
-    if _has_item_text(record):
+    if has_item_text(record):
         return
     has_image = any(record[name] for name in contract.IMAGE_FIELDS)
     if has_image and image_only_items:
@@ -425,15 +316,3 @@ def _parse_numeric(fields: dict, numeric_features: Sequence[str]) -> Dict[str, f
         numeric[name] = number
     return numeric
 
-
-def _format_errors(errors: List[Tuple[int, str, str]]) -> str:
-    return "\n".join(
-        f"  row {row}: {message}" for row, _, message in errors[:_ERROR_LINES_IN_MESSAGE]
-    )
-
-
-def _grade_column_hint(first_fields: Optional[dict]) -> str:
-    for name in first_fields or {}:
-        if isinstance(name, str) and name.strip().lower() in _GRADE_LOOKALIKES:
-            return f" (the file has a {name!r} column: rename it to {contract.GRADE!r})"
-    return ""

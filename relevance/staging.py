@@ -12,7 +12,7 @@ import shutil
 from typing import List, Sequence
 
 from relevance.errors import InputError
-from relevance.records import FileCheck, check_input_file
+from relevance.row_validation import FileCheck, check_input_file
 
 LABELED_DIR = "labeled"
 UNLABELED_DIR = "unlabeled"

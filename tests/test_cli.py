@@ -121,11 +121,11 @@ def test_student_loss_flags_reach_the_student_config():
         (["--teacher-drop-field", "captions"], "unknown item field(s) captions"),
         (["--teacher-fields", "title,titel"], "unknown item field(s) titel"),
         (["--teacher-fields", "title", "--teacher-drop-field", "title"], "no item field"),
-        (["--student-temperature", "0"], "--student-temperature must be > 0"),
-        (["--student-human-weight", "-1"], "--student-human-weight must be >= 0"),
+        (["--student-temperature", "0"], "--student-temperature must be a number > 0"),
+        (["--student-human-weight", "-1"], "--student-human-weight must be a number >= 0"),
         (["--student-human-weight", "0", "--student-distill-weight", "0"], "both 0"),
-        (["--student-train-steps", "-1"], "--student-train-steps must be >= 0"),
-        (["--student-min-teacher-spread", "-1"], "--student-min-teacher-spread must be >= 0"),
+        (["--student-train-steps", "-1"], "--student-train-steps must be an integer >= 0"),
+        (["--student-min-teacher-spread", "-1"], "--student-min-teacher-spread must be a number >= 0"),
     ],
 )
 def test_bad_model_flags_are_a_clear_error(tmp_path, capsys, flags, expected):

@@ -9,7 +9,8 @@ from relevance import contract
 from relevance.demo_data import LEXICON, NUM_ENGAGEMENT_RATE, write_demo_data
 from relevance.language import detect_language
 from relevance.readers import read_rows
-from relevance.records import check_input_file, to_record
+from relevance.records import to_record
+from relevance.row_validation import check_input_file
 
 NUM_LABELED = 400
 NUM_UNLABELED = 420

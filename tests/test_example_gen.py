@@ -162,3 +162,52 @@ def test_run_fails_clearly_when_no_labeled_row_is_valid(tmp_path):
     examples.uri = str(tmp_path / "out")
     with pytest.raises(InputError, match="no valid labeled row"):
         Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
+
+
+def _run_files(tmp_path, labeled_text, unlabeled_rows, options=ExampleGenOptions()):
+    base = tmp_path / "inputs"
+    (base / "labeled").mkdir(parents=True)
+    (base / "unlabeled").mkdir(parents=True)
+    (base / "labeled" / "labeled.jsonl").write_text(labeled_text, encoding="utf-8")
+    _write_jsonl(base / "unlabeled" / "unlabeled.jsonl", unlabeled_rows)
+    component = relevance_example_gen(str(base), options)
+    exec_properties = {
+        k: (v if isinstance(v, (str, int)) or v is None else proto_utils.proto_to_json(v))
+        for k, v in component.exec_properties.items()
+    }
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "out")
+    Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
+    return base, examples
+
+
+def test_unlabeled_grades_are_ignored_not_quarantined(tmp_path):
+    # Issue 19.3: the unlabeled split ignores grades, whatever they hold.
+    stray = [dict(UNLABELED[0], item_id="s1", grade="very good"),
+             dict(UNLABELED[0], item_id="s2", grade=9)]
+    labeled = "".join(json.dumps(row) + "\n" for row in LABELED)
+    _, examples = _run_files(tmp_path, labeled, stray)
+    counts = read_ingest_counts(examples.uri)
+    assert counts["quarantined"] == 0 and counts["out"]["unlabeled"] == 2
+    assert all(r["grade"] is None for r in _records(examples, "unlabeled"))
+
+
+def test_the_input_check_forecasts_exactly_what_example_gen_quarantines(tmp_path):
+    # Issue 19.4: null, empty and NaN grades of labeled rows, and stray unlabeled grades.
+    from relevance.staging import preflight
+
+    lines = [json.dumps(row) for row in LABELED + BAD_LABELED]
+    lines += ['{"query": "q", "item_id": "n1", "title": "t", "grade": null}',
+              '{"query": "q", "item_id": "n2", "title": "t", "grade": ""}',
+              '{"query": "q", "item_id": "n3", "title": "t", "grade": NaN}']
+    unlabeled = UNLABELED + [dict(UNLABELED[0], item_id="s1", grade="x")]
+    base, examples = _run_files(tmp_path, "\n".join(lines) + "\n", unlabeled)
+    checks = preflight([str(base / "labeled")], [str(base / "unlabeled")], "auto",
+                       contract.DEFAULT_NUM_GRADES)
+    counts = read_ingest_counts(examples.uri)
+    forecast = {}
+    for check in checks:
+        for reason, count in check.reason_counts.items():
+            forecast[reason] = forecast.get(reason, 0) + count
+    assert sum(check.rows - check.valid for check in checks) == counts["quarantined"] == 7
+    assert forecast == counts["quarantined_by_reason"]

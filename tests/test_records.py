@@ -7,15 +7,8 @@ import pytest
 
 from relevance import contract
 from relevance.errors import InputError, RecordError
-from relevance.records import (
-    NUMERIC,
-    FileCheck,
-    check_input_file,
-    derive_query_id,
-    example_to_record,
-    record_to_example,
-    to_record,
-)
+from relevance.records import NUMERIC, derive_query_id, example_to_record, record_to_example, to_record
+from relevance.row_validation import FileCheck, check_input_file
 
 BASE = {"query": " Red Shoes ", "item_id": "i1", "title": "Red leather shoes", "language": "EN"}
 
@@ -194,11 +187,14 @@ def test_check_input_file_counts_and_lists_bad_rows(tmp_path):
     rows += [_with(query=""), _with(grade=9), _with(grade="")]
     check = check_input_file(_jsonl(tmp_path, "mixed.jsonl", rows), require_grades=True)
     assert isinstance(check, FileCheck)
-    assert (check.rows, check.valid, check.labeled) == (9, 7, 6)
+    # As labeled input the ungraded row 9 is quarantined too (ExampleGen: missing_grade).
+    assert (check.rows, check.valid, check.labeled) == (9, 6, 6)
     assert [(row, reason) for row, reason, _ in check.errors] == [
-        (7, "missing_query"), (8, "grade_out_of_range")]
-    assert check.reason_counts == {"missing_query": 1, "grade_out_of_range": 1}
+        (7, "missing_query"), (8, "grade_out_of_range"), (9, "missing_grade")]
+    assert check.reason_counts == {"missing_query": 1, "grade_out_of_range": 1,
+                                   "missing_grade": 1}
     assert check_input_file(check.path, max_errors_listed=1).errors == check.errors[:1]
+    assert check_input_file(check.path).valid == 7  # grades optional: row 9 is fine
 
 
 def test_check_input_file_no_valid_rows(tmp_path):

@@ -32,12 +32,11 @@ from components.example_gen.options import ExampleGenOptions
 from relevance import contract
 from relevance.errors import InputError, RecordError
 from relevance.readers import RawRow, read_rows
-from relevance.records import record_to_example, to_record
+from relevance.records import record_to_example
+from relevance.row_validation import LABELED, UNLABELED, validate_row
 
 COUNTS_FILE = "ingest_counts.json"
 QUARANTINE_DIR = "quarantine"
-LABELED = "labeled"
-UNLABELED = "unlabeled"
 _QUARANTINE_TAG = "quarantine"
 
 
@@ -78,32 +77,17 @@ class _ToCanonicalExample(beam.DoFn):
         return beam.pvalue.TaggedOutput(_QUARANTINE_TAG, entry)
 
     def process(self, row):
-        if row.error:
-            yield self._quarantine(row, "unparseable_row", row.error)
-            return
+        # The input check runs the same function, so its forecast is what happens here.
         try:
-            record = to_record(
-                row.fields,
+            yield validate_row(
+                row,
+                self._role,
                 num_grades=self._options.num_grades,
                 numeric_features=self._options.numeric_features,
                 image_only_items=self._options.image_only_items,
             )
         except RecordError as error:
             yield self._quarantine(row, error.reason, str(error))
-            return
-        if self._role == LABELED and record.get(contract.GRADE) is None:
-            yield self._quarantine(
-                row,
-                "missing_grade",
-                f"{row.source} row {row.row_number}: a labeled row has no grade; put "
-                "unlabeled pairs in the unlabeled input instead",
-            )
-            return
-        if self._role == UNLABELED:
-            # The unlabeled split must not carry grades: the pseudo-labeler and the
-            # evaluation rely on `grade` meaning "a human judged this pair".
-            record[contract.GRADE] = None
-        yield record
 
 
 def _read_input(pipeline, role: str, pattern: str, options: ExampleGenOptions):
