@@ -5,7 +5,7 @@ VENV ?= .venv
 WORKDIR ?= demo_run
 PIP_INSTALL = $(VENV)/bin/pip install --ignore-requires-python -c requirements/constraints.txt
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench clean cli-reference
 
 $(VENV)/.installed: requirements/requirements.txt requirements/constraints.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: install
 # Skips the tests marked slow (the real pretrained teacher, the whole-pipeline run).
 test-fast: install
 	$(VENV)/bin/python -m pytest -q -m "not slow" tests
+
+# Rewrites README's CLI reference from the parser (tests/test_readme_commands.py checks it).
+cli-reference: install
+	$(VENV)/bin/python -m relevance.cli_reference --write README.md
 
 clean:
 	rm -rf $(VENV) $(WORKDIR) *.egg-info

@@ -5,8 +5,13 @@ at the end, e.g.
 
     PseudoLabeler[unlabeled]: 1,200/5,023 rows (23.9%) · 19.8 rows/s · ETA 3m13s
 
+Each record also carries a `ProgressReport` (attribute `PROGRESS_FIELD`), from which the
+run's console draws a progress bar on a terminal (`relevance.progress_display`); the
+text is what the log file, and a console that is not a terminal, show.
+
 Each Beam worker reports its own share; `total` is the whole split's row count (0 when
-unknown: no percentage or ETA then).
+unknown: no percentage or ETA then). A worker in this process reaches the console; one
+in another process (multi-process DirectRunner, Dataflow) logs to that worker's log.
 
 Example:
 
@@ -20,10 +25,23 @@ Example:
 """
 
 import logging
+import os
 import time
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 LOGGER_NAME = "relevance.progress"
+PROGRESS_FIELD = "progress_report"
+
+
+class ProgressReport(NamedTuple):
+    """One reporter's state: `reporter` tells workers apart, so a display can add them up."""
+
+    label: str
+    reporter: str
+    done: int
+    total: int
+    unit: str
+    final: bool
 
 
 def format_duration(seconds: float) -> str:
@@ -42,19 +60,24 @@ class RateProgress:
     Args:
         label: what is being done, e.g. "PseudoLabeler[unlabeled]".
         total: rows expected in all (0: unknown).
-        interval_seconds: least time between two reports.
-        emit: where a report line goes (default: the `relevance.progress` logger).
+        interval_seconds: least time between two reports (short enough for a smooth bar;
+            a plain console thins the lines out itself).
+        emit: where a report line goes (default: the `relevance.progress` logger, with
+            a `ProgressReport` attached).
         clock: seconds (tests pass a fake one).
+        unit: what is counted ("rows", "images").
     """
 
-    def __init__(self, label: str, total: int = 0, interval_seconds: float = 10.0,
+    def __init__(self, label: str, total: int = 0, interval_seconds: float = 2.0,
                  emit: Optional[Callable[[str], None]] = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, unit: str = "rows"):
         self.label = label
         self.total = int(total)
         self.interval_seconds = float(interval_seconds)
-        self._emit = emit or logging.getLogger(LOGGER_NAME).info
+        self.unit = unit
+        self._emit = emit
         self._clock = clock
+        self._reporter = f"{os.getpid()}:{id(self)}"
         self._started = clock()
         self._last_report = self._started
         self._last_update = self._started
@@ -65,21 +88,30 @@ class RateProgress:
         rate = self.done / elapsed
         count = f"{self.done:,}/{self.total:,}" if self.total else f"{self.done:,}"
         share = f" ({100.0 * self.done / self.total:.1f}%)" if self.total else ""
-        line = f"{self.label}: {count} rows{share} · {rate:.1f} rows/s"
+        line = f"{self.label}: {count} {self.unit}{share} · {rate:.1f} {self.unit}/s"
         if final:
             return line + " done"
         if self.total and rate > 0:
             line += f" · ETA {format_duration(max(self.total - self.done, 0) / rate)}"
         return line
 
+    def _report(self, now: float, final: bool) -> None:
+        line = self._line(now, final)
+        if self._emit is not None:
+            self._emit(line)
+            return
+        report = ProgressReport(self.label, self._reporter, self.done, self.total,
+                                self.unit, final)
+        logging.getLogger(LOGGER_NAME).info(line, extra={PROGRESS_FIELD: report})
+
     def update(self, rows: int) -> None:
         self.done += int(rows)
         now = self._last_update = self._clock()
         if now - self._last_report >= self.interval_seconds:
             self._last_report = now
-            self._emit(self._line(now, final=False))
+            self._report(now, final=False)
 
     def finish(self) -> None:
         # The rate of the work itself: up to the last update, not to a worker's teardown.
         if self.done:
-            self._emit(self._line(self._last_update, final=True))
+            self._report(self._last_update, final=True)

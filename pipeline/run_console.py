@@ -86,3 +86,4 @@ def console_for_run(config: PipelineConfig, terminal: TextIO,
                         f"{type(error).__name__}: {last[:300]} (full log: {log_path})") from error
     finally:
         root.removeHandler(console)
+        console.close()

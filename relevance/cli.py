@@ -388,9 +388,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "compile":
             _compile(args)
         elif args.command == "evaluate":
-            from relevance.evaluate import evaluate_main
+            from relevance.evaluate_flags import run_evaluate
 
-            return evaluate_main(args)
+            return run_evaluate(args)
         elif args.command == "serve":
             from serving.server import serve_main
 

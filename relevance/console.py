@@ -1,11 +1,13 @@
 """What `relevance run` / `demo` print: one line per component start and end, one per
-training epoch, and a closing summary. Everything else goes to the run's log
-(`relevance.run_log`).
+training epoch, a progress bar (or, off a terminal, progress lines) for long batch
+steps, and a closing summary. Everything else goes to the run's log (`relevance.run_log`).
 
 Component starts and ends are read from the TFX local orchestrator's own log records
 ("Component X is running." / "... is finished."); each end line reads that component's
 counts from its output artifacts in MLMD. Trainers report epochs on the
-`relevance.progress` logger (`trainer/epoch_log.py`).
+`relevance.progress` logger (`trainer/epoch_log.py`); batch steps report rows there too,
+with a `ProgressReport` attached (`components/progress.py`), which
+`relevance.progress_display` draws.
 
 >>> import io
 >>> out = io.StringIO()
@@ -22,11 +24,14 @@ import logging
 import time
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
+from components.progress import PROGRESS_FIELD
+from relevance.progress_display import ProgressDisplay
+
 PROGRESS_LOGGER = "relevance.progress"
 _RUNNING = "Component %s is running."
 _FINISHED = "Component %s is finished."
 _CACHED = "A cached execution %d is used."
-_HEADLINE = ("accuracy", "qwk", "ndcg@10")
+HEADLINE_METRICS = ("accuracy", "qwk", "ndcg@10")
 _MODEL_ORDER = ("teacher", "student", "previous", "bm25_baseline")
 
 
@@ -36,11 +41,13 @@ class RunConsole(logging.Handler):
     Args:
         stream: where the lines go (the terminal).
         counts_fn: node id -> a short text of that component's counts ("" if none).
+        interactive: draw progress bars; default: whether `stream` is a terminal.
     """
 
-    def __init__(self, stream: TextIO, counts_fn: Callable[[str], str]):
+    def __init__(self, stream: TextIO, counts_fn: Callable[[str], str],
+                 interactive: Optional[bool] = None):
         super().__init__(level=logging.INFO)
-        self._stream = stream
+        self._display = ProgressDisplay(stream, interactive=interactive)
         self._counts_fn = counts_fn
         self._started: Dict[str, float] = {}
         self._cached = set()
@@ -52,8 +59,11 @@ class RunConsole(logging.Handler):
         return self._current
 
     def line(self, text: str) -> None:
-        self._stream.write(text + "\n")
-        self._stream.flush()
+        self._display.write(text)
+
+    def close(self) -> None:
+        self._display.close()  # a failed run must not leave a bar half drawn
+        super().close()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -63,7 +73,11 @@ class RunConsole(logging.Handler):
 
     def _handle(self, record: logging.LogRecord) -> None:
         if record.name == PROGRESS_LOGGER:
-            self.line(f"  {record.getMessage()}")
+            report = getattr(record, PROGRESS_FIELD, None)
+            if report is None:
+                self.line(f"  {record.getMessage()}")
+            else:
+                self._display.report(report, record.getMessage())
         elif record.msg == _RUNNING:
             node = self._current = record.args[0]
             self._started[node] = time.time()
@@ -72,7 +86,8 @@ class RunConsole(logging.Handler):
             self._cached.add(self._current)
         elif record.msg == _FINISHED:
             node = record.args[0]
-            seconds = time.time() - self._started.get(node, time.time())
+            self._display.close()
+            seconds = max(0.0, time.time() - self._started.get(node, time.time()))
             counts = self._counts_fn(node)
             parts = [part for part in (counts, "cached" if node in self._cached else "",
                                        f"{seconds:.0f} s") if part]
@@ -98,11 +113,11 @@ def summary_lines(summary: Dict[str, Any], model_name: str, log_path: str,
     models = summary.get("eval_metrics") or {}
     sizes = {values.get(human, {}).get("n") for values in models.values()} - {None}
     lines = [f"held-out human grades ({', '.join(map(str, sorted(sizes))) or '?'} pairs):",
-             f"  {'model':<15}" + "".join(f"{name:>10}" for name in _HEADLINE)]
+             f"  {'model':<15}" + "".join(f"{name:>10}" for name in HEADLINE_METRICS)]
     for name in sorted(models, key=lambda m: (_MODEL_ORDER + (m,)).index(m)):
         values = models[name].get(human) or {}
         lines.append(f"  {name:<15}" + "".join(f"{_metric(values.get(k)):>10}"
-                                                for k in _HEADLINE))
+                                                for k in HEADLINE_METRICS))
     gate = summary.get("evaluation_gate") or {}
     verdict = "blessed" if gate.get("blessed") else "NOT blessed"
     reasons = "; ".join(gate.get("reasons") or []) or "every gate rule passed"

@@ -15,6 +15,9 @@
 * Writes OUTPUT/metrics.json, `{"models": {NAME: {"overall": {...}, "by_language":
   {LANG: {...}}}}, "agreement": [...], "data": {...}}` with the keys of
   `relevance.metrics.metric_keys`, and OUTPUT/report.md with its PNG plots.
+* The terminal shows one line per model (pairs, headline metrics) and where the report
+  went; through the CLI everything else (TensorFlow, the scoring progress) goes to
+  OUTPUT/logs/evaluate.log (`relevance.evaluate_flags.run_evaluate`).
 
 Example:
     >>> import argparse
@@ -30,14 +33,16 @@ import argparse
 import json
 import logging
 import os
+import sys
 import time
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from relevance import contract, metrics
 from relevance.adapters import ADAPTERS, load_records
+from relevance.console import HEADLINE_METRICS
 from relevance.errors import InputError, RecordError
 from relevance.evaluate_flags import (  # noqa: F401 - add_evaluate_parser: re-exported
     CANONICAL_FORMATS, DEFAULT_BATCH_SIZE, add_evaluate_parser,
@@ -53,8 +58,11 @@ BASELINE_NAME = "bm25_baseline"
 _PROGRESS_SECONDS = 10.0
 
 
-def evaluate_main(args: argparse.Namespace) -> int:
+def evaluate_main(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     """Run `relevance evaluate` from parsed arguments; returns 0.
+
+    Prints one line per model scored (its headline metrics) and where the report went to
+    `out` (default: stdout).
 
     Raises:
         InputError: a bad model directory, data file or option (the CLI prints it).
@@ -70,14 +78,24 @@ def evaluate_main(args: argparse.Namespace) -> int:
         baseline_train=args.baseline_train,
         batch_size=args.batch_size,
     )
-    for name, model_metrics in result["models"].items():
-        overall = model_metrics["overall"]
-        print(f"{name}: " + ", ".join(
-            f"{key}={_short(overall.get(key))}" for key in ("n", "accuracy", "qwk", "ndcg@10")
-        ))
-    print(f"wrote {os.path.join(args.output, 'metrics.json')} and "
-          f"{os.path.join(args.output, 'report.md')}")
+    out = out or sys.stdout
+    for line in model_lines(result["models"]):
+        print(line, file=out)
+    print(f"report: {os.path.join(args.output, 'report.md')} · metrics: "
+          f"{os.path.join(args.output, 'metrics.json')}", file=out)
     return 0
+
+
+def model_lines(models: Dict[str, dict]) -> List[str]:
+    """One line per model: pairs scored and the headline metrics (as in a run's summary).
+
+    >>> model_lines({"student": {"overall": {"n": 9, "accuracy": 0.5, "qwk": None,
+    ...                                      "ndcg@10": 0.875}}})
+    ['student        9 pairs · accuracy 0.500 · qwk - · ndcg@10 0.875']
+    """
+    return [f"{name:<14} {model['overall'].get('n', 0):,} pairs · " + " · ".join(
+        f"{key} {_short(model['overall'].get(key))}" for key in HEADLINE_METRICS)
+        for name, model in models.items()]
 
 
 def evaluate(
@@ -326,6 +344,7 @@ def agreement(predictions: Dict[str, np.ndarray]) -> List[dict]:
     return pairs
 
 
-def _short(value) -> str:
-    return "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+def _short(value, digits: int = 3) -> str:
+    return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float)
+                                      else str(value))
 

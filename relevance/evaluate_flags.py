@@ -2,6 +2,8 @@
 building the `relevance` parser (e.g. for `--help`) does not import TensorFlow."""
 
 import argparse
+import os
+import tempfile
 
 from relevance.adapters import ADAPTERS
 from relevance.flag_checks import AT_LEAST_ONE, existing_path, num_grades, output_dir
@@ -38,4 +40,27 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
                         help="labeled training data (same format as --data) for a BM25 baseline")
     parser.add_argument("--batch-size", type=AT_LEAST_ONE, default=DEFAULT_BATCH_SIZE,
                         help=f"pairs per model call (default {DEFAULT_BATCH_SIZE})")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show the frameworks' logs (always in OUTPUT/logs/evaluate.log)")
     return parser
+
+
+def evaluate_log_path(output: str) -> str:
+    """OUTPUT/logs/evaluate.log; a local file in the temp directory for a remote OUTPUT."""
+    if "://" in output:
+        return os.path.join(tempfile.gettempdir(), "relevance-evaluate", "evaluate.log")
+    return os.path.join(os.path.abspath(output), "logs", "evaluate.log")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """`relevance evaluate` with a readable terminal: one line per model scored and where
+    the report went; TensorFlow's and the other frameworks' logs go to the log file."""
+    from relevance.run_log import routed_logs
+
+    log_path = evaluate_log_path(args.output)
+    with routed_logs(log_path, args.verbose) as terminal:
+        from relevance.evaluate import evaluate_main  # imports TF: inside the routing
+
+        status = evaluate_main(args, out=terminal)
+        print(f"full log: {log_path}", file=terminal)
+        return status

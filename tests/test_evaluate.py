@@ -3,13 +3,14 @@
 import argparse
 import json
 import os
+import re
 
 import matplotlib.image
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from relevance import metrics
+from relevance import cli, metrics
 from relevance.errors import InputError
 from relevance.evaluate import (
     BASELINE_NAME, add_evaluate_parser, evaluate_main, model_display_names,
@@ -113,7 +114,27 @@ def test_evaluate_end_to_end(tmp_path, model_dirs, capsys):
         assert name in report
         assert (output / name).read_bytes()[:8] == PNG_SIGNATURE
         assert matplotlib.image.imread(str(output / name)).ndim == 3
-    assert "teacher:" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["teacher", "student", BASELINE_NAME, "report:"]
+    assert re.fullmatch(r"teacher +9 pairs · accuracy \d\.\d{3} · qwk (\d\.\d{3}|-) · "
+                        r"ndcg@10 1\.000", lines[0]), lines[0]
+    assert str(output / "report.md") in lines[3] and str(output / "metrics.json") in lines[3]
+
+
+def test_cli_evaluate_shows_the_models_and_logs_the_rest(tmp_path, model_dirs, capfd):
+    teacher, student = model_dirs
+    data = _write_jsonl(tmp_path / "eval.jsonl", _rows())
+    output = tmp_path / "report"
+    assert cli.main(["evaluate", "--model", teacher, "--model", student, "--data", data,
+                     "--output", str(output), "--num-grades", str(NUM_GRADES)]) == 0
+    captured = capfd.readouterr()
+    lines = captured.out.splitlines()
+    log_path = output / "logs" / "evaluate.log"
+    assert [line.split()[0] for line in lines] == ["teacher", "student", "report:", "full"]
+    assert lines[-1] == f"full log: {log_path}"
+    assert captured.err == ""
+    # The scoring progress and the frameworks' output are in the log, not on the terminal.
+    assert "scored 9 / 9 pairs" in log_path.read_text()
 
 
 def test_resolve_serving_base_dir_takes_newest_version(model_dirs):

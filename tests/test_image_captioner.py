@@ -2,6 +2,7 @@
 
 import base64
 import json
+import logging
 import os
 
 import pytest
@@ -14,6 +15,7 @@ from components.image_captioner.component import ImageCaptioner
 from components.image_captioner.executor import Executor
 from components.image_captioner.quarantine import REASON, quarantine_pattern, read_quarantine
 from components.image_captioner.tiny_preset import write_tiny_paligemma_preset
+from components.progress import LOGGER_NAME, PROGRESS_FIELD
 from relevance import contract
 from relevance.records import example_to_record, record_to_example, to_record
 
@@ -108,8 +110,31 @@ def _run(examples, preset, out_dir, cache_dir, prompt="caption en\n"):
         return output, records, json.load(handle)
 
 
+class _ProgressReports(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.reports = []
+
+    def emit(self, record):
+        report = getattr(record, PROGRESS_FIELD, None)
+        if report is not None:
+            self.reports.append(report)
+
+
 @pytest.fixture(scope="module")
-def first_run(examples, preset, tmp_path_factory):
+def progress_reports():
+    """The progress reports logged while the module's runs caption."""
+    handler, logger = _ProgressReports(), logging.getLogger(LOGGER_NAME)
+    logger.addHandler(handler)
+    saved_level = logger.level
+    logger.setLevel(logging.INFO)
+    yield handler.reports
+    logger.setLevel(saved_level)
+    logger.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def first_run(examples, preset, tmp_path_factory, progress_reports):
     cache_dir = tmp_path_factory.mktemp("cache")
     return _run(examples, preset, tmp_path_factory.mktemp("out1"), cache_dir), cache_dir
 
@@ -157,6 +182,16 @@ def test_counts_reconcile_and_name_every_outcome(first_run):
     assert not counts.CaptionCounts.from_events({
         "in/train": 2, "out/train": 1, "outcome/no_image": 2}).reconciles()
     assert "1 quarantined" in counts.CaptionCounts(report).summary()
+
+
+def test_captioning_reports_progress_against_the_images_to_caption(first_run, progress_reports):
+    (_, _, report), _ = first_run
+    generated = report["distinct_images"]["generated"]
+    final = [r for r in progress_reports if r.label == "ImageCaptioner" and r.final]
+    assert final, progress_reports
+    # Every worker's share adds up to the images the model captioned, out of that total.
+    assert sum(r.done for r in final) == generated == final[0].total
+    assert final[0].unit == "images"
 
 
 def test_image_only_item_is_captioned_or_quarantined(first_run):

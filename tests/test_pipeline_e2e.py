@@ -1,11 +1,15 @@
 """The whole pipeline, end to end, on tiny data: `relevance run` with the real orchestrator.
 
-One run (LocalDagRunner, SQLite MLMD, Beam DirectRunner) is shared by the tests below;
-a second, unchanged run must come from the cache.
+One run (LocalDagRunner, SQLite MLMD, Beam DirectRunner) is shared by the tests below,
+its terminal output captured as a user would see it; a second, unchanged run must come
+from the cache.
 """
 
+import contextlib
 import json
 import os
+import re
+import sys
 
 import numpy as np
 import pytest
@@ -58,10 +62,69 @@ def pipeline_run(tmp_path_factory):
         "--workdir", workdir, "--num-grades", str(NUM_GRADES),
         *TINY_TEACHER, *TINY_STUDENT, *LENIENT_GATE,
     ]
-    assert cli.main(argv) == 0
+    status, terminal = _run_on_a_terminal_file(argv, str(root / "terminal.txt"))
+    assert status == 0, terminal[-3000:]
     with open(os.path.join(workdir, "run_summary.json")) as f:
         summary = json.load(f)
-    return {"argv": argv, "workdir": workdir, "summary": summary, "bad_rows": bad_rows}
+    return {"argv": argv, "workdir": workdir, "summary": summary, "bad_rows": bad_rows,
+            "terminal": terminal}
+
+
+def _run_on_a_terminal_file(argv, path):
+    """`relevance` with file descriptors 1 and 2 (and sys.stdout / sys.stderr) on one file:
+    everything a user's terminal would show, native writes included. A file is not a
+    terminal, so progress comes as plain lines, as in CI."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with open(path, "w", encoding="utf-8", buffering=1) as sink:
+        for fd in saved:
+            os.dup2(sink.fileno(), fd)
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                status = cli.main(argv)
+        finally:
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+    with open(path, encoding="utf-8") as f:
+        return status, f.read()
+
+
+# What the terminal must never show: MLMD / TFX protobuf dumps, Python warnings, CUDA
+# probing on a CPU machine, absl- or glog-formatted records (e.g. "I1203 10:11:12.3 ...").
+TERMINAL_NOISE = ("custom_properties {", "artifact_type", "upstream_nodes", "FutureWarning",
+                  "DeprecationWarning", "cuInit", "CUDA", "cuda", "Traceback")
+ABSL_RECORD = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d", re.MULTILINE)
+
+
+def test_terminal_output_is_short_plain_and_ends_with_the_summary(pipeline_run):
+    terminal, workdir = pipeline_run["terminal"], pipeline_run["workdir"]
+    lines = terminal.splitlines()
+    assert len(lines) <= 120, terminal
+    for noise in TERMINAL_NOISE:
+        assert noise not in terminal, noise
+    assert not ABSL_RECORD.search(terminal), ABSL_RECORD.search(terminal).group(0)
+    assert "\r" not in terminal  # not a terminal: no progress bars
+    # One line per component start and end, with counts; one per student epoch.
+    ends = {line.split()[0]: line for line in lines if re.search(r" · \d+ s$", line)}
+    assert {definition.EXAMPLE_GEN, definition.PSEUDO_LABELER, definition.PUSHER} <= set(ends)
+    assert "quarantined" in ends[definition.EXAMPLE_GEN]
+    assert sum("student epoch" in line for line in lines) == int(TINY_STUDENT[1])
+    # The closing summary: the models side by side, the gate, the next commands, the log.
+    summary_at = next(i for i, line in enumerate(lines) if line.startswith("held-out human grades"))
+    table = [line.split()[0] for line in lines[summary_at + 2:summary_at + 5]]
+    assert table == ["teacher", "student", "bm25_baseline"], lines[summary_at:]
+    assert any(line.startswith("gate: student blessed") for line in lines[summary_at:])
+    assert any(line.strip().startswith("relevance serve ") for line in lines[summary_at:])
+    log_path = os.path.join(workdir, "logs", "run.log")
+    assert lines[-2:] == [f"summary: {os.path.join(workdir, 'run_summary.json')}",
+                          f"full log: {log_path}"]
+    # The frameworks' logs are in the run's log instead.
+    with open(log_path, encoding="utf-8") as f:
+        log = f.read()
+    assert "Component ExampleGen is running." in log
+    assert len(log.splitlines()) > 10 * len(lines)
 
 
 def test_summary_names_every_product(pipeline_run):

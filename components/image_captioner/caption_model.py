@@ -24,6 +24,7 @@ from apache_beam.utils import shared
 
 from components.image_captioner.caption_cache import CaptionCache
 from components.image_captioner.images import decode_image
+from components.progress import RateProgress
 
 _METRICS_NAMESPACE = "ImageCaptioner"
 
@@ -83,12 +84,15 @@ class GenerateCaptions(beam.DoFn):
 
     A batch that fails is retried image by image; images that still fail go to the
     `FAILED` output (their items keep an empty caption). A preset that cannot be loaded
-    is a configuration error and fails the pipeline.
+    is a configuration error and fails the pipeline. Progress (images, rate, ETA) goes
+    to `components.progress`; the optional `total_images` argument (a side input) is the
+    number of images the whole step captions, for the percentage and ETA.
 
     Example:
 
         batches | beam.ParDo(GenerateCaptions(CaptionSettings("/presets/pg"),
-                                               CaptionCache("/cache", "ns")))
+                                               CaptionCache("/cache", "ns")),
+                             total_images=beam.pvalue.AsSingleton(image_count))
     """
 
     FAILED = "caption_failed"
@@ -102,6 +106,11 @@ class GenerateCaptions(beam.DoFn):
         self._failed = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "images_failed")
         self._seconds = 0.0
         self._images = 0
+        self._progress = None
+
+    def teardown(self):
+        if self._progress is not None:
+            self._progress.finish()
 
     def _model(self) -> LoadedCaptioner:
         if self._captioner is None:
@@ -129,8 +138,14 @@ class GenerateCaptions(beam.DoFn):
         self._generated.inc()
         return image_hash, caption
 
-    def process(self, batch: List[Tuple[str, bytes]]) -> Iterable:
+    def process(self, batch: List[Tuple[str, bytes]], total_images: int = 0) -> Iterable:
         self._model()  # outside the try: a preset that does not load must fail the run
+        if self._progress is None:  # here, not in setup: the side input is known here
+            self._progress = RateProgress("ImageCaptioner", total=total_images, unit="images")
+        yield from self._captioned(batch)
+        self._progress.update(len(batch))
+
+    def _captioned(self, batch: List[Tuple[str, bytes]]) -> Iterable:
         try:
             captions = self._caption(batch)
         except Exception as error:  # noqa: BLE001 - TF, Keras and decoding errors all differ

@@ -200,11 +200,14 @@ def build_captioning_graph(pipeline, config: CaptioningConfig, paths: Captioning
         _MISSING, main=_CACHED
     )
     batch_size = config.settings.batch_size
+    # How many images the model captions in all: the progress's percentage and ETA.
+    to_caption = looked_up[_MISSING] | "CountToCaption" >> beam.combiners.Count.Globally()
     generated = (
         looked_up[_MISSING]
         | "Batch" >> beam.BatchElements(min_batch_size=batch_size, max_batch_size=batch_size)
-        | "Caption" >> beam.ParDo(GenerateCaptions(config.settings, config.cache)).with_outputs(
-            GenerateCaptions.FAILED, main="captions")
+        | "Caption" >> beam.ParDo(GenerateCaptions(config.settings, config.cache),
+                                  total_images=beam.pvalue.AsSingleton(to_caption))
+        .with_outputs(GenerateCaptions.FAILED, main="captions")
     )
     captions = (
         looked_up[_CACHED] | "FromCache" >> beam.Map(lambda hc: (hc[0], (hc[1], counts.CACHED))),
