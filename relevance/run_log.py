@@ -78,6 +78,8 @@ def routed_logs(log_path: str, verbose: bool) -> Iterator[TextIO]:
         sys.stdout = sys.stderr = log_file
     root.handlers = handlers
     root.setLevel(logging.INFO)
+    # Once TensorFlow has imported absl, its logger sits at WARNING until flags are parsed.
+    logging.getLogger("absl").setLevel(logging.INFO)
     logging.captureWarnings(True)
     _active_terminal = terminal
     try:

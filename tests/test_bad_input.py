@@ -81,7 +81,9 @@ def test_evaluate_stops_on_an_unclosed_quote(tmp_path, capsys):
     code, _, err = _run(["evaluate", "--data", data, "--baseline-train", train,
                          "--output", str(tmp_path / "out")], capsys)
     assert code == cli.EXIT_USER_ERROR and "eval.csv" in err and "line 11" in err
-    assert not (tmp_path / "out").exists()
+    # Only the log (its path is in the error) may be there: no report, no metrics.
+    written = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")}
+    assert written <= {"logs", "logs/evaluate.log"}
 
 
 # ---------------------------------------------------------------- 2: flags up front
