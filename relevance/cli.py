@@ -82,6 +82,11 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
                         default=None,
                         help="mark item words that also occur in the query in the teacher's "
                              "text (default: on)")
+    parser.add_argument("--teacher-similarity-prior", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="add the pretrained encoder's own query/item cosine (a frozen "
+                             "copy, as a bi-encoder) to the teacher's logits; encoder "
+                             "presets only (default: off)")
     parser.add_argument("--student-epochs", type=AT_LEAST_ONE, default=None)
     parser.add_argument("--student-train-steps", type=int_at_least(0), default=None,
                         help="optimiser steps of the student, spread over its epochs, "
@@ -232,6 +237,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "sequence_length": args.teacher_sequence_length,
         "fields": _teacher_fields(args),
         "mark_query_matches": args.teacher_mark_matches,
+        "similarity_prior": args.teacher_similarity_prior,
     }
     # Each flag's range is checked as it is parsed (relevance.flag_checks); this pair only
     # makes sense together.

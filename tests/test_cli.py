@@ -103,6 +103,16 @@ def test_teacher_field_flags_reach_the_teacher_config():
     assert chosen["fields"] == ["title", "board_titles"]
 
 
+def test_the_similarity_prior_flag_reaches_the_teacher_config():
+    from trainer.teacher.config import TeacherConfig
+
+    assert "similarity_prior" not in _model_overrides()["teacher"]
+    for flag, expected in (("--teacher-similarity-prior", True),
+                           ("--no-teacher-similarity-prior", False)):
+        teacher = _model_overrides(flag)["teacher"]
+        assert TeacherConfig.from_dict(teacher).similarity_prior is expected
+
+
 def test_student_loss_flags_reach_the_student_config():
     from trainer.student.config import StudentConfig
 

@@ -231,3 +231,23 @@ def test_the_real_preset_is_rebuilt_when_its_weights_are_truncated(tmp_path, e5_
     assert path == target and preset_cache.verify(path) is None
     assert any("rebuilding" in m for m in messages), messages
     keras_hub.models.Backbone.from_preset(path)  # loads
+
+
+def test_the_untrained_similarity_prior_ranks_as_the_zero_shot_bi_encoder(e5_preset):
+    config = TeacherConfig(preset=e5_preset, sequence_length=32, similarity_prior=True,
+                           mark_query_matches=False)
+    teacher = TeacherModel.from_preset(e5_preset, num_grades=5, config=config)
+    titles = ["red leather running shoes for women", "北京是中国的首都",
+              "Rote Lederschuhe für Damen", "a garden hose with a brass nozzle"]
+    raw = {name: tf.constant([""] * len(titles)) for name in contract.RAW_SIGNATURE_INPUTS}
+    raw.update(query=tf.constant(["red shoes"] * len(titles)), title=tf.constant(titles))
+    probabilities = teacher.predict_probabilities(raw).numpy()
+    expected_grade = probabilities @ np.arange(1, 6)
+    backbone, tokenizer = teacher.backbone, keras_hub.models.Tokenizer.from_preset(e5_preset)
+    query = _mean_pooled(backbone, tokenizer, ["query: red shoes"])[0]
+    # The item text the teacher builds is "title: <title>".
+    items = _mean_pooled(backbone, tokenizer, [f"passage: title: {t}" for t in titles])
+    cosines = items @ query
+    # The head starts at zero, so the teacher starts as the bi-encoder: same order.
+    assert np.argsort(expected_grade).tolist() == np.argsort(cosines).tolist()
+    assert cosines[0] > cosines[3]

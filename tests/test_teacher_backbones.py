@@ -17,7 +17,7 @@ from trainer import export
 from trainer.teacher import backbones
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.heads import TokenPooling
-from trainer.teacher.model import TeacherModel
+from trainer.teacher.model import TeacherModel, trim_padding
 
 NUM_GRADES = 5
 SEQUENCE_LENGTH = 32
@@ -251,3 +251,40 @@ def test_mixed_precision_is_only_automatic_with_a_gpu():
         TeacherConfig(mixed_precision="fp8")
     with pytest.raises(ValueError):
         TeacherConfig(pooling="mean")
+
+
+@pytest.mark.parametrize("name", ENCODERS)
+def test_similarity_prior_adds_the_query_and_item_passes_trains_and_exports(
+        tmp_path, presets, name):
+    teacher, config = _teacher(presets, name, similarity_prior=True)
+    assert set(teacher.input_names) >= {"query_token_ids", "query_padding_mask",
+                                        "item_token_ids", "item_padding_mask"}
+    prior_backbone = teacher.network.get_layer("prior_backbone")
+    prior_before = [w.numpy().copy() for w in prior_backbone.weights]
+    pair_before = [w.numpy().copy() for w in teacher.backbone.trainable_weights]
+    features = _train_one_step(teacher, config)
+    # The pair branch fine-tunes; the prior's copy of the backbone stays as pretrained.
+    assert any(not np.allclose(a, w.numpy())
+               for a, w in zip(pair_before, teacher.backbone.trainable_weights))
+    for before, w in zip(prior_before, prior_backbone.weights):
+        np.testing.assert_array_equal(before, w.numpy())
+    assert features["query_token_ids"].shape == (4, config.prior_query_length)
+    assert features["item_token_ids"].shape == (4, SEQUENCE_LENGTH)
+    _export_and_serve(teacher, str(tmp_path / "export"))
+
+
+def test_similarity_prior_trims_each_input_group_by_its_own_mask():
+    inputs = {"token_ids": tf.constant([[5, 6, 7, 1]]), "padding_mask": tf.constant([[1, 1, 1, 0]]),
+              "query_token_ids": tf.constant([[5, 1, 1, 1]]),
+              "query_padding_mask": tf.constant([[1, 0, 0, 0]]),
+              "item_token_ids": tf.constant([[6, 7, 1, 1]]),
+              "item_padding_mask": tf.constant([[1, 1, 0, 0]])}
+    trimmed = trim_padding(inputs)
+    assert {name: value.shape[1] for name, value in trimmed.items()} == {
+        "token_ids": 3, "padding_mask": 3, "query_token_ids": 1, "query_padding_mask": 1,
+        "item_token_ids": 2, "item_padding_mask": 2}
+
+
+def test_similarity_prior_is_refused_on_a_decoder(presets):
+    with pytest.raises(ValueError, match="encoder"):
+        _teacher(presets, "gemma", similarity_prior=True)

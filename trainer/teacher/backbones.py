@@ -147,11 +147,7 @@ def load_backbone(preset: str, config) -> LoadedBackbone:
     """Backbone and (query, item) preprocessor from `preset`, cut to
     `config.sequence_length` (or the backbone's max length, if smaller), in the dtype
     `config.mixed_precision` asks for."""
-    dtype = resolve_dtype(config.mixed_precision)
-    kwargs = {"dtype": dtype} if dtype else {}
-    if dtype:
-        logging.info("teacher backbone dtype policy: %s", dtype)
-    backbone = keras_hub.models.Backbone.from_preset(preset, **kwargs)
+    backbone = _backbone_from_preset(preset, config)
     sequence_length = config.sequence_length
     max_length = getattr(backbone, "max_sequence_length", None)
     if max_length:
@@ -166,6 +162,22 @@ def load_backbone(preset: str, config) -> LoadedBackbone:
             preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(preset)
         preprocessor.sequence_length = sequence_length
     return LoadedBackbone(backbone, preprocessor, decoder)
+
+
+def load_frozen_copy(preset: str, config, name: str = "prior_backbone"):
+    """The backbone of `preset` again, untrainable, under its own layer name (a model
+    may hold two backbones only if their names differ)."""
+    backbone = _backbone_from_preset(preset, config, name=name)
+    backbone.trainable = False
+    return backbone
+
+
+def _backbone_from_preset(preset: str, config, **kwargs):
+    dtype = resolve_dtype(config.mixed_precision)
+    if dtype:
+        logging.info("teacher backbone dtype policy: %s", dtype)
+        kwargs["dtype"] = dtype
+    return keras_hub.models.Backbone.from_preset(preset, **kwargs)
 
 
 def configure_trainable(backbone, config) -> None:

@@ -25,12 +25,14 @@ DEFAULT_FIELD_BUDGETS = {
 # embedding table frozen (it is 82% of the weights; training it cost 1.4x the time per
 # step and 3x the memory for no gain on held-out queries).
 FROM_SCRATCH_DEFAULTS = dict(sequence_length=64, batch_size=16, learning_rate=1e-3, epochs=20,
-                             lowercase=True, mark_query_matches=True, freeze_embeddings=False)
+                             lowercase=True, mark_query_matches=True, freeze_embeddings=False,
+                             similarity_prior=False)
 # Measured on demo data (bench/teacher_demo.py, 400 labeled rows, held-out queries):
 # learning rate 5e-5 without query-match markers left the teacher at one grade after 3
 # epochs (held-out accuracy 0.22); 2e-4 with markers reached 0.64 after 3 epochs.
 PRETRAINED_DEFAULTS = dict(sequence_length=64, batch_size=16, learning_rate=2e-4, epochs=3,
-                           lowercase=False, mark_query_matches=True, freeze_embeddings=True)
+                           lowercase=False, mark_query_matches=True, freeze_embeddings=True,
+                           similarity_prior=False)
 
 TOKEN_CACHES = ("memory", "disk", "none")
 POOLINGS = ("auto", "first", "last")
@@ -115,6 +117,13 @@ class TeacherConfig:
     # Mark item words that also occur in the query (item_text.MATCH_MARKER); the default
     # depends on the teacher's kind (measured, README "Teacher").
     mark_query_matches: Optional[bool] = None
+    # Add the backbone's own bi-encoder score to the head (trainer.teacher.similarity_prior;
+    # pretrained encoders only): the query and the item are also encoded alone, the
+    # query at `prior_query_length` tokens, each after its prefix (multilingual-e5's).
+    similarity_prior: Optional[bool] = None
+    prior_query_length: int = 32
+    prior_query_prefix: str = "query: "
+    prior_item_prefix: str = "passage: "
     seed: int = 13
 
     def __post_init__(self):

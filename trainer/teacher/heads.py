@@ -20,6 +20,8 @@ from typing import Optional, Sequence
 import keras
 from keras import ops
 
+from trainer.teacher.similarity_prior import prior_logits
+
 
 @keras.saving.register_keras_serializable(package="relevance_teacher")
 class TokenPooling(keras.layers.Layer):
@@ -54,9 +56,9 @@ class TokenPooling(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
-def sequence_output(backbone, inputs):
+def sequence_output(backbone, inputs, training=None):
     """The backbone's [B, L, H] output (BERT-like backbones return a dict)."""
-    outputs = backbone(inputs)
+    outputs = backbone(inputs, training=training)
     if isinstance(outputs, dict):
         outputs = outputs["sequence_output"]
     return outputs
@@ -69,19 +71,24 @@ def build_cross_encoder(
     hidden_units: Optional[Sequence[int]] = None,
     activation: str = "tanh",
     dropout: float = 0.1,
+    prior_backbone: Optional[keras.Model] = None,
 ) -> keras.Model:
     """A functional model over the backbone's token inputs returning G logits.
 
     The head is dropout -> Dense(units, activation) for each of `hidden_units` (None:
     one layer of the backbone's width, as keras-hub's classifier heads) -> dropout ->
     Dense(G). Head layers share the backbone's dtype policy; the logits are float32.
+    Given a `prior_backbone` (a frozen copy of the pretrained backbone), the logits of
+    `similarity_prior.prior_logits` (its bi-encoder cosine of the query and the item
+    encoded alone) are added, and the model also takes the prior's query_* / item_*
+    token inputs.
     """
     if pooling not in ("first", "last"):
         raise ValueError(f"pooling must be resolved to 'first' or 'last', got {pooling!r}")
     if hidden_units is None:
         hidden_units = (int(backbone.hidden_dim),)
     policy = backbone.dtype_policy
-    inputs = backbone.input
+    inputs = dict(backbone.input)
     x = sequence_output(backbone, inputs)
     x = TokenPooling(pooling, dtype=policy, name="pooling")(x, inputs.get("padding_mask"))
     for i, units in enumerate(hidden_units):
@@ -89,5 +96,12 @@ def build_cross_encoder(
         x = keras.layers.Dense(int(units), activation=activation, dtype=policy,
                                name=f"head_dense_{i}")(x)
     x = keras.layers.Dropout(dropout, dtype=policy, name="output_dropout")(x)
-    logits = keras.layers.Dense(num_grades, dtype="float32", name="logits")(x)
+    # With the prior, the head starts at zero so the teacher starts as the prior.
+    logits = keras.layers.Dense(
+        num_grades, dtype="float32", name="logits",
+        kernel_initializer="zeros" if prior_backbone is not None else "glorot_uniform")(x)
+    if prior_backbone is not None:
+        prior_inputs, prior = prior_logits(prior_backbone, num_grades, sequence_output)
+        inputs.update(prior_inputs)
+        logits = keras.layers.Add(dtype="float32", name="logits_with_prior")([logits, prior])
     return keras.Model(inputs, logits, name="teacher_cross_encoder")

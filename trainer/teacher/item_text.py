@@ -184,15 +184,18 @@ class ItemTextBuilder:
         self.mark_query_matches = bool(mark_query_matches)
 
     @classmethod
-    def from_config(cls, config) -> "ItemTextBuilder":
-        """From a `TeacherConfig`."""
+    def from_config(cls, config, mark_query_matches: Optional[bool] = None
+                    ) -> "ItemTextBuilder":
+        """From a `TeacherConfig` (`mark_query_matches` overrides the config's)."""
+        if mark_query_matches is None:
+            mark_query_matches = config.marks_query_matches()
         return cls(
             fields=config.fields,
             field_budgets=config.field_budgets,
             query_budget=config.query_budget,
             max_list_entries=config.max_list_entries,
             lowercase=config.lowercase,
-            mark_query_matches=config.marks_query_matches(),
+            mark_query_matches=mark_query_matches,
         )
 
     def _list_field_text(self, text: tf.Tensor) -> tf.Tensor:

@@ -7,13 +7,18 @@ import keras
 import tensorflow as tf
 
 from trainer import export
-from trainer.teacher import backbones, heads
+from trainer.teacher import backbones, heads, similarity_prior
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.item_text import ItemTextBuilder
 
 
+TOKEN_INPUTS = ("token_ids", "padding_mask", "segment_ids")
+INPUT_GROUPS = ("", similarity_prior.QUERY_PREFIX, similarity_prior.ITEM_PREFIX)
+
+
 def trim_padding(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    """Cuts [N, L] token inputs to the longest row's length (its padding mask's sum).
+    """Cuts [N, L] token inputs to the longest row's length (its padding mask's sum),
+    each group (the pair's, the prior's query_* and item_*) by its own mask.
 
     Right padding only (every preprocessor here pads on the right); a batch of empty
     rows keeps one position.
@@ -23,11 +28,16 @@ def trim_padding(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     >>> trim_padding(inputs)["token_ids"].numpy().tolist()
     [[5, 6], [7, 1]]
     """
-    mask = inputs.get("padding_mask")
-    if mask is None:
-        return inputs
-    length = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)), 1)
-    return {name: value[:, :length] for name, value in inputs.items()}
+    out = dict(inputs)
+    for group in INPUT_GROUPS:
+        mask = inputs.get(group + "padding_mask")
+        if mask is None:
+            continue
+        length = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)), 1)
+        for name in TOKEN_INPUTS:
+            if group + name in inputs:
+                out[group + name] = inputs[group + name][:, :length]
+    return out
 
 
 class TeacherModel:
@@ -61,7 +71,8 @@ class TeacherModel:
     """
 
     def __init__(self, network: keras.Model, preprocessor, text_builder: ItemTextBuilder,
-                 num_grades: int, backbone=None, pooling: Optional[str] = None):
+                 num_grades: int, backbone=None, pooling: Optional[str] = None,
+                 prior_tokenizer=None, prior_text_builder: Optional[ItemTextBuilder] = None):
         if preprocessor is None:
             raise ValueError("the teacher needs its preset's preprocessor")
         self.network = network
@@ -70,6 +81,10 @@ class TeacherModel:
         self.num_grades = int(num_grades)
         self.backbone = backbone
         self.pooling = pooling
+        # The similarity prior's own packing of the query and the item (no match
+        # markers: the pretrained bi-encoder never saw them).
+        self.prior_tokenizer = prior_tokenizer
+        self.prior_text_builder = prior_text_builder
 
     @classmethod
     def from_preset(
@@ -84,6 +99,19 @@ class TeacherModel:
         if pooling == "auto":
             pooling = "last" if loaded.decoder else "first"
         backbones.configure_trainable(loaded.backbone, config)
+        prior_backbone = prior_tokenizer = prior_text_builder = None
+        if config.similarity_prior:
+            if loaded.decoder:
+                raise ValueError("similarity_prior needs an encoder backbone (a decoder "
+                                 "was never trained as a bi-encoder)")
+            # A second, frozen copy: sharing the fine-tuned backbone would let training
+            # move the prior away from what pretraining taught it.
+            prior_backbone = backbones.load_frozen_copy(preset, config)
+            prior_tokenizer = similarity_prior.PriorTokenizer(
+                loaded.preprocessor.tokenizer, config.prior_query_length,
+                loaded.preprocessor.sequence_length, config.prior_query_prefix,
+                config.prior_item_prefix)
+            prior_text_builder = ItemTextBuilder.from_config(config, mark_query_matches=False)
         network = heads.build_cross_encoder(
             loaded.backbone,
             num_grades,
@@ -91,9 +119,11 @@ class TeacherModel:
             hidden_units=config.head_hidden_units,
             activation=config.head_activation,
             dropout=config.dropout,
+            prior_backbone=prior_backbone,
         )
         return cls(network, loaded.preprocessor, ItemTextBuilder.from_config(config),
-                   num_grades, backbone=loaded.backbone, pooling=pooling)
+                   num_grades, backbone=loaded.backbone, pooling=pooling,
+                   prior_tokenizer=prior_tokenizer, prior_text_builder=prior_text_builder)
 
     @property
     def training_model(self) -> keras.Model:
@@ -145,6 +175,8 @@ class TeacherModel:
             # XLM-R-style packing has no segment ids; BERT backbones with an XLM-R
             # vocabulary (multilingual-e5) were pre-trained with token type 0 only.
             inputs["segment_ids"] = tf.zeros_like(inputs["token_ids"])
+        if self.prior_tokenizer is not None:
+            inputs.update(self.prior_tokenizer(*self.prior_text_builder(raw)))
         return {name: inputs[name] for name in self.input_names}
 
     def predict_probabilities(self, raw: Dict[str, tf.Tensor]) -> tf.Tensor:
@@ -162,5 +194,6 @@ class TeacherModel:
         return export.RelevanceServingModule(
             self.predict_probabilities,
             self.num_grades,
-            trackables=[self.network, self.preprocessor],
+            trackables=[self.network, self.preprocessor]
+            + ([self.prior_tokenizer.tokenizer] if self.prior_tokenizer else []),
         )

@@ -1,0 +1,150 @@
+"""The similarity prior: the pretrained encoder's own bi-encoder score as a head input.
+
+multilingual-e5 was pre-trained as a bi-encoder: the mean-pooled output of
+"query: q" against that of "passage: text", by cosine. With no label seen that score
+already ranks as well as BM25 on XQuAD-R and better on CrowdFlower (bench/
+zero_shot_encoder.py), while a cross-encoder head fine-tuned on a thousand labels
+starts from nothing and can collapse to the majority grade. The prior keeps what the
+pretrained weights know: a frozen copy of the pretrained backbone encodes the query
+and the item alone (the pair branch's backbone is what fine-tunes; sharing it would let
+fine-tuning move the prior), their cosine goes
+through a Dense(G) started on an ordinal slope, and its logits are added to the
+cross-encoder head's:
+
+    logits = head(pool(encoder([q; item]))) + w * cos(mean(encoder(q)), mean(encoder(item))) + b
+
+with w_k = SLOPE * (k - (G - 1) / 2) and b_k = -w_k * COSINE_CENTRE at the start, so the
+teacher begins as the zero-shot bi-encoder and the labels teach it what to add.
+It costs two more encoder passes per pair in inference (the query pass is short), about
+1.6x the training step (the extra passes have no backward), and a second copy of the
+backbone's weights in memory and in the exported teacher.
+
+Example (the tiny default preset; shapes only):
+
+>>> import tensorflow as tf
+>>> pooled = MaskedMeanCosine()(tf.ones([2, 3, 4]), tf.constant([[1, 1, 0], [1, 0, 0]]),
+...                             tf.ones([2, 5, 4]), tf.constant([[1, 0, 0, 0, 0]] * 2))
+>>> [round(float(x), 4) for x in pooled[:, 0]]
+[1.0, 1.0]
+"""
+
+from typing import Dict
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+QUERY_PREFIX = "query_"
+ITEM_PREFIX = "item_"
+# e5 cosines between a query and any passage sit in about 0.7..0.9; the slope turns a
+# 0.05 difference into about one logit per grade step.
+SLOPE = 20.0
+COSINE_CENTRE = 0.8
+
+
+@keras.saving.register_keras_serializable(package="relevance_teacher")
+class MaskedMeanCosine(keras.layers.Layer):
+    """Cosine [B, 1] between the masked means of two [B, L, H] sequences."""
+
+    def call(self, query_sequence, query_mask, item_sequence, item_mask):
+        def mean(sequence, mask):
+            weights = ops.cast(mask, sequence.dtype)[..., None]
+            total = ops.sum(sequence * weights, axis=1)
+            return total / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+        query = ops.normalize(ops.cast(mean(query_sequence, query_mask), "float32"), axis=-1)
+        item = ops.normalize(ops.cast(mean(item_sequence, item_mask), "float32"), axis=-1)
+        return ops.sum(query * item, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, query_sequence_shape, query_mask_shape,
+                             item_sequence_shape, item_mask_shape):
+        return (query_sequence_shape[0], 1)
+
+
+def ordinal_initializers(num_grades: int):
+    """(kernel, bias) initial values for the Dense(G) over the cosine."""
+    slope = SLOPE * (np.arange(num_grades, dtype="float32") - (num_grades - 1) / 2.0)
+    kernel = keras.initializers.Constant(slope[None, :].tolist())
+    bias = keras.initializers.Constant((-slope * COSINE_CENTRE).tolist())
+    return kernel, bias
+
+
+def prior_logits(backbone, num_grades: int, sequence_output_fn) -> tuple:
+    """(extra Keras inputs, [B, G] logits) of the prior over `backbone` (a frozen copy
+    of the cross-encoder's). `sequence_output_fn(backbone, inputs, training)` -> [B, L, H]."""
+    inputs, sequences = {}, {}
+    for prefix in (QUERY_PREFIX, ITEM_PREFIX):
+        token_ids = keras.Input(shape=(None,), dtype="int32", name=prefix + "token_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name=prefix + "padding_mask")
+        inputs[prefix + "token_ids"] = token_ids
+        inputs[prefix + "padding_mask"] = padding_mask
+        branch = {"token_ids": token_ids, "padding_mask": padding_mask}
+        if "segment_ids" in backbone.input:
+            branch["segment_ids"] = ops.zeros_like(token_ids)
+        sequences[prefix] = ops.stop_gradient(sequence_output_fn(backbone, branch, False))
+    cosine = MaskedMeanCosine(name="prior_cosine")(
+        sequences[QUERY_PREFIX], inputs[QUERY_PREFIX + "padding_mask"],
+        sequences[ITEM_PREFIX], inputs[ITEM_PREFIX + "padding_mask"])
+    kernel, bias = ordinal_initializers(num_grades)
+    logits = keras.layers.Dense(num_grades, dtype="float32", kernel_initializer=kernel,
+                                bias_initializer=bias, name="prior_logits")(cosine)
+    return inputs, logits
+
+
+class PriorTokenizer:
+    """(query strings, item strings) -> the prior's separately packed token inputs:
+    `<s> prefix + text </s>` for the query (`query_length` tokens) and the item
+    (`item_length`), right-padded.
+
+    Example:
+
+    >>> import tempfile
+    >>> from trainer.teacher.config import TeacherConfig
+    >>> from trainer.teacher.default_preset import write_default_preset
+    >>> from trainer.teacher.vocabulary import train_sentencepiece
+    >>> import keras_hub
+    >>> config = TeacherConfig(preset="from-scratch", hidden_dim=8, num_layers=1,
+    ...                        num_heads=2, intermediate_dim=16, sequence_length=16)
+    >>> proto = train_sentencepiece([("red", 3), ("shoes", 2)], vocabulary_size=300)
+    >>> preset = write_default_preset(tempfile.mkdtemp(), proto, config, num_grades=5)
+    >>> tokenizer = keras_hub.models.Tokenizer.from_preset(preset)
+    >>> packed = PriorTokenizer(tokenizer, 4, 8, "", "")(
+    ...     tf.constant(["red shoes"]), tf.constant(["shoes"]))
+    >>> sorted(packed), packed["query_token_ids"].shape.as_list()
+    (['item_padding_mask', 'item_token_ids', 'query_padding_mask', 'query_token_ids'], [1, 4])
+    """
+
+    def __init__(self, tokenizer, query_length: int, item_length: int,
+                 query_prefix: str = "query: ", item_prefix: str = "passage: "):
+        import keras_hub
+
+        start = _special_id(tokenizer, ("start_token_id", "cls_token_id"))
+        end = _special_id(tokenizer, ("end_token_id", "sep_token_id"))
+        pad = _special_id(tokenizer, ("pad_token_id",))
+        self.tokenizer = tokenizer
+        self.prefixes = {QUERY_PREFIX: query_prefix, ITEM_PREFIX: item_prefix}
+        self.packers = {
+            prefix: keras_hub.layers.StartEndPacker(
+                start_value=start, end_value=end, pad_value=pad,
+                sequence_length=int(length), return_padding_mask=True)
+            for prefix, length in ((QUERY_PREFIX, query_length), (ITEM_PREFIX, item_length))
+        }
+
+    def __call__(self, queries: tf.Tensor, items: tf.Tensor) -> Dict[str, tf.Tensor]:
+        out = {}
+        for prefix, text in ((QUERY_PREFIX, queries), (ITEM_PREFIX, items)):
+            text = tf.strings.join([self.prefixes[prefix], text])
+            token_ids, mask = self.packers[prefix](self.tokenizer(text))
+            out[prefix + "token_ids"] = tf.cast(token_ids, tf.int32)
+            out[prefix + "padding_mask"] = tf.cast(mask, tf.int32)
+        return out
+
+
+def _special_id(tokenizer, names) -> int:
+    for name in names:
+        value = getattr(tokenizer, name, None)
+        if value is not None:
+            return int(value)
+    raise ValueError(f"{type(tokenizer).__name__} has none of {names}; the similarity "
+                     "prior needs an encoder tokenizer with start, end and pad tokens")
