@@ -8,7 +8,8 @@ a validation gate may leave empty), and scores teacher, students and the BM25 ba
 the held-out test split with `relevance evaluate`.
 
     .venv/bin/python bench/scaling.py --dataset demo|crowdflower|xquad-r \
-        [--data-dir ../shared/data] [--volumes 0,1,10,50,100] --workdir DIR
+        [--data-dir ../shared/data] [--volumes 0,1,10,50,100] --workdir DIR \
+        [--run-arg=--teacher-similarity-prior ...]
 
 Every student trains for the same number of optimiser steps (--student-train-steps,
 default 300), so the volumes differ in data, not in training length.
@@ -83,6 +84,7 @@ def _run_volume(args, inputs: Dict, multiple: float, label: str) -> Dict:
         "--student-epochs", str(args.student_epochs),
         "--student-train-steps", str(args.student_train_steps),
         "--max-volume-multiple", repr(multiple),
+        *args.run_arg,
     ], os.path.join(args.workdir, "logs", f"run_{label}.log"))
     with open(os.path.join(pipeline_workdir, "run_summary.json")) as handle:
         summary = json.load(handle)
@@ -160,7 +162,7 @@ def build_document(args, inputs: Dict, points: List[Dict], unreached: List[Dict]
         "code_path": os.environ.get("PYTHONPATH", REPO_ROOT),
         "data": inputs,
         "setup": {"teacher_epochs": args.teacher_epochs or "preset default", "student_epochs": args.student_epochs,
-                  "student_train_steps": args.student_train_steps,
+                  "student_train_steps": args.student_train_steps, "run_args": args.run_arg,
                   "eval_percent": args.eval_percent, "human_train": points[0]["human_train"],
                   "unlabeled": points[0]["unlabeled"], "zero_multiple": ZERO_MULTIPLE},
         "points": points,
@@ -190,6 +192,9 @@ def main() -> int:
                              "over each volume's rows)")
     parser.add_argument("--eval-percent", type=float, default=10.0,
                         help="labeled queries the pipeline holds out for its own Evaluator")
+    parser.add_argument("--run-arg", action="append", default=[], metavar="ARG",
+                        help="extra argument for every `relevance run`, repeatable, e.g. "
+                             "--run-arg=--teacher-similarity-prior")
     parser.add_argument("--report-only", action="store_true",
                         help="only redraw the table and plot from an existing DIR/scaling.json")
     args = parser.parse_args()
