@@ -358,6 +358,21 @@ def test_held_out_queries_go_to_eval_only(inputs, tmp_path_factory):
     assert counts["pseudo_labeled_out"] == len(held_out) + len(_pairs(train, "pseudo"))
 
 
+def test_a_zero_budget_sends_no_unlabeled_row_to_the_teacher(inputs, tmp_path_factory):
+    # floor(1e-9 * #human train) = 0: the scaling experiment's human-only (0x) run.
+    output = _run_cached(inputs, tmp_path_factory, max_volume_multiple=1e-9)
+    counts = _counts(output)
+    assert counts["pseudo_labeled_out"] == 0
+    assert not _pairs(_read_split(output, contract.SPLIT_TRAIN), contract.LABEL_SOURCE_PSEUDO)
+    # The rows whose teacher call fails elsewhere are never scored, so none fails here;
+    # every parseable new row is counted under the volume cap.
+    assert counts["filtered"]["teacher_error"] == 0
+    assert counts["filtered"]["volume_cap"] == (
+        counts["unlabeled_in"] - NUM_UNPARSEABLE - counts["filtered"]["already_labeled"])
+    assert counts["unlabeled_in"] == sum(counts["filtered"].values())
+    assert _pairs(_read_split(output, contract.SPLIT_TRAIN), contract.LABEL_SOURCE_HUMAN)
+
+
 # (query_id, item_id, language, description): four scripts, and one description long
 # enough to land in another length bucket than the rest.
 REAL_TEACHER_UNLABELED = [

@@ -155,6 +155,21 @@ def _events(pcoll, label: str, event_fn) -> beam.PCollection:
     return pcoll | label >> beam.FlatMap(as_list)
 
 
+def _skip_without_budget(candidates, budget):
+    """(candidates, unbudgeted): when the volume budget is 0 (a human-only run, e.g. a
+    scaling experiment's 0x) no candidate could be kept, so none is sent to the teacher;
+    they are counted under the volume cap, as if scored and capped."""
+    def route(candidate, total_budget):
+        if total_budget == 0:
+            yield beam.pvalue.TaggedOutput("unbudgeted", candidate)
+        else:
+            yield candidate
+
+    routed = candidates | "SkipWithoutBudget" >> beam.FlatMap(
+        route, beam.pvalue.AsSingleton(budget)).with_outputs("unbudgeted", main="candidates")
+    return routed.candidates, routed.unbudgeted
+
+
 def _drop_already_labeled(candidates, human_pairs):
     def split_pair(pair_and_groups):
         _, groups = pair_and_groups
@@ -250,6 +265,14 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
         events.append(_events(already_labeled, "CountAlreadyLabeled",
                               lambda _: counts.filtered(counts.ALREADY_LABELED)))
 
+    budget = None
+    if config.max_volume_multiple > 0 or config.balance_languages:
+        budget = selection.total_budget_view(human_train_count, config.max_volume_multiple)
+        volume_reason = counts.LANGUAGE_CAP if config.balance_languages else counts.VOLUME_CAP
+        candidates, unbudgeted = _skip_without_budget(candidates, budget)
+        events.append(_events(unbudgeted, "CountNoBudget",
+                              lambda _: counts.filtered(volume_reason)))
+
     scored = _score(candidates, split, config, paths.expected_rows.get(split, 0))
     failed = scored[ScoreWithTeacher.FAILED]
     events.append(_events(failed, "CountTeacherError",
@@ -268,12 +291,10 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
                           lambda _: counts.filtered(counts.PER_QUERY_CAP)))
     kept = per_query[selection.KEPT]
 
-    if config.max_volume_multiple > 0 or config.balance_languages:
-        budget = selection.total_budget_view(human_train_count, config.max_volume_multiple)
+    if budget is not None:
         volume = kept | "CapVolume" >> selection.CapVolume(budget, config.balance_languages)
-        reason = counts.LANGUAGE_CAP if config.balance_languages else counts.VOLUME_CAP
         events.append(_events(volume[selection.DROPPED], "CountVolumeCap",
-                              lambda _: counts.filtered(reason)))
+                              lambda _: counts.filtered(volume_reason)))
         kept = volume[selection.KEPT]
 
     events.append(_events(kept, "CountOut", lambda c: [
