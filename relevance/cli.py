@@ -86,7 +86,8 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
                         default=None,
                         help="add the pretrained encoder's own query/item cosine (a frozen "
                              "copy, as a bi-encoder) to the teacher's logits; encoder "
-                             "presets only (default: off)")
+                             "presets only (default: on for multilingual-e5-small, off "
+                             "for other presets)")
     parser.add_argument("--student-epochs", type=AT_LEAST_ONE, default=None)
     parser.add_argument("--student-train-steps", type=int_at_least(0), default=None,
                         help="optimiser steps of the student, spread over its epochs, "

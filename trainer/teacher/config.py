@@ -4,7 +4,8 @@ import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
 from relevance import contract
-from trainer.teacher.presets.registry import DEFAULT_TEACHER_PRESET, is_from_scratch
+from trainer.teacher.presets.registry import (BI_ENCODER_PRESETS, DEFAULT_TEACHER_PRESET,
+                                              is_from_scratch)
 
 # Word budgets per item field. They keep one long field (a description) from using the
 # whole sequence: fields come in contract order and the packer truncates the item
@@ -25,14 +26,12 @@ DEFAULT_FIELD_BUDGETS = {
 # embedding table frozen (it is 82% of the weights; training it cost 1.4x the time per
 # step and 3x the memory for no gain on held-out queries).
 FROM_SCRATCH_DEFAULTS = dict(sequence_length=64, batch_size=16, learning_rate=1e-3, epochs=20,
-                             lowercase=True, mark_query_matches=True, freeze_embeddings=False,
-                             similarity_prior=False)
+                             lowercase=True, mark_query_matches=True, freeze_embeddings=False)
 # Measured on demo data (bench/teacher_demo.py, 400 labeled rows, held-out queries):
 # learning rate 5e-5 without query-match markers left the teacher at one grade after 3
 # epochs (held-out accuracy 0.22); 2e-4 with markers reached 0.64 after 3 epochs.
 PRETRAINED_DEFAULTS = dict(sequence_length=64, batch_size=16, learning_rate=2e-4, epochs=3,
-                           lowercase=False, mark_query_matches=True, freeze_embeddings=True,
-                           similarity_prior=False)
+                           lowercase=False, mark_query_matches=True, freeze_embeddings=True)
 
 TOKEN_CACHES = ("memory", "disk", "none")
 POOLINGS = ("auto", "first", "last")
@@ -59,6 +58,8 @@ class TeacherConfig:
     True
     >>> TeacherConfig(preset="from-scratch").epochs
     20
+    >>> TeacherConfig().similarity_prior, TeacherConfig(preset="/my/preset").similarity_prior
+    (True, False)
     """
 
     preset: Optional[str] = DEFAULT_TEACHER_PRESET
@@ -120,6 +121,8 @@ class TeacherConfig:
     # Add the backbone's own bi-encoder score to the head (trainer.teacher.similarity_prior;
     # pretrained encoders only): the query and the item are also encoded alone, the
     # query at `prior_query_length` tokens, each after its prefix (multilingual-e5's).
+    # None: on for the presets pre-trained as bi-encoders (BI_ENCODER_PRESETS, by name;
+    # measured on CrowdFlower and XQuAD-R, docs/results.md), off for any other.
     similarity_prior: Optional[bool] = None
     prior_query_length: int = 32
     prior_query_prefix: str = "query: "
@@ -131,6 +134,8 @@ class TeacherConfig:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.similarity_prior is None:
+            self.similarity_prior = self.preset in BI_ENCODER_PRESETS
         if self.token_cache not in TOKEN_CACHES:
             raise ValueError(f"token_cache must be one of {TOKEN_CACHES}, "
                              f"got {self.token_cache!r}")

@@ -25,6 +25,9 @@ from trainer.teacher.presets.cache import PresetCache
 
 DEFAULT_TEACHER_PRESET = "multilingual-e5-small"
 FROM_SCRATCH = "from-scratch"
+# Pre-trained as bi-encoders ("query: " / "passage: " prefixes, mean pooling): the
+# teacher's similarity prior is on by default for these.
+BI_ENCODER_PRESETS = (DEFAULT_TEACHER_PRESET,)
 
 
 @dataclasses.dataclass(frozen=True)
