@@ -30,24 +30,20 @@ import scaling_data  # noqa: E402
 from relevance import metrics  # noqa: E402
 from relevance.baseline import fit_bm25_baseline, item_text  # noqa: E402
 from trainer.teacher.presets.registry import resolve_preset  # noqa: E402
+from trainer.teacher.similarity_prior import (  # noqa: E402
+    ITEM_PREFIX, QUERY_PREFIX, PriorTokenizer, normalized_mean)
 
 BATCH = 64
 
 
-def mean_pooled_embeddings(backbone, tokenizer, texts, sequence_length):
-    """L2-normalised mean of the backbone's outputs over each text's tokens."""
-    packer = keras_hub.layers.StartEndPacker(
-        start_value=tokenizer.token_to_id("<s>"), end_value=tokenizer.token_to_id("</s>"),
-        pad_value=tokenizer.token_to_id("<pad>"), sequence_length=sequence_length,
-        return_padding_mask=True)
+def mean_pooled_embeddings(backbone, prior_tokenizer, group, texts):
+    """The similarity prior's own packing and pooling of `texts` as `group`."""
     out = []
     for start in range(0, len(texts), BATCH):
-        token_ids, mask = packer(tokenizer(tf.constant(texts[start:start + BATCH])))
+        token_ids, mask = prior_tokenizer.encode(group, tf.constant(texts[start:start + BATCH]))
         sequence = backbone({"token_ids": token_ids, "padding_mask": mask,
                              "segment_ids": tf.zeros_like(token_ids)})["sequence_output"]
-        weights = tf.cast(mask, tf.float32)[..., None]
-        pooled = tf.reduce_sum(sequence * weights, 1) / tf.reduce_sum(weights, 1)
-        out.append(tf.math.l2_normalize(pooled, -1).numpy())
+        out.append(np.asarray(normalized_mean(sequence, mask)))
     return np.concatenate(out)
 
 
@@ -79,14 +75,15 @@ def main(argv=None) -> dict:
     labeled, test = read(inputs["labeled"]), read(inputs["test"])
     preset = resolve_preset(args.preset)
     backbone = keras_hub.models.Backbone.from_preset(preset)
-    tokenizer = keras_hub.models.Tokenizer.from_preset(preset)
+    prior_tokenizer = PriorTokenizer(keras_hub.models.Tokenizer.from_preset(preset),
+                                     query_length=32, item_length=args.sequence_length)
 
     started = time.time()
     queries = sorted({row["query"] for row in test})
     query_vectors = dict(zip(queries, mean_pooled_embeddings(
-        backbone, tokenizer, ["query: " + q for q in queries], 32)))
+        backbone, prior_tokenizer, QUERY_PREFIX, queries)))
     item_vectors = mean_pooled_embeddings(
-        backbone, tokenizer, ["passage: " + item_text(row) for row in test], args.sequence_length)
+        backbone, prior_tokenizer, ITEM_PREFIX, [item_text(row) for row in test])
     cosine = np.array([query_vectors[row["query"]] @ item_vectors[i] for i, row in enumerate(test)])
     seconds = time.time() - started
 

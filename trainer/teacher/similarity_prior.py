@@ -48,18 +48,21 @@ class MaskedMeanCosine(keras.layers.Layer):
     """Cosine [B, 1] between the masked means of two [B, L, H] sequences."""
 
     def call(self, query_sequence, query_mask, item_sequence, item_mask):
-        def mean(sequence, mask):
-            weights = ops.cast(mask, sequence.dtype)[..., None]
-            total = ops.sum(sequence * weights, axis=1)
-            return total / ops.maximum(ops.sum(weights, axis=1), 1.0)
-
-        query = ops.normalize(ops.cast(mean(query_sequence, query_mask), "float32"), axis=-1)
-        item = ops.normalize(ops.cast(mean(item_sequence, item_mask), "float32"), axis=-1)
+        query = normalized_mean(query_sequence, query_mask)
+        item = normalized_mean(item_sequence, item_mask)
         return ops.sum(query * item, axis=-1, keepdims=True)
 
     def compute_output_shape(self, query_sequence_shape, query_mask_shape,
                              item_sequence_shape, item_mask_shape):
         return (query_sequence_shape[0], 1)
+
+
+def normalized_mean(sequence, mask):
+    """[B, H] float32: the L2-normalised mean of a [B, L, H] sequence over its mask
+    (e5's own pooling)."""
+    weights = ops.cast(mask, sequence.dtype)[..., None]
+    mean = ops.sum(sequence * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+    return ops.normalize(ops.cast(mean, "float32"), axis=-1)
 
 
 def ordinal_initializers(num_grades: int):
@@ -82,7 +85,7 @@ def prior_logits(backbone, num_grades: int, sequence_output_fn) -> tuple:
         branch = {"token_ids": token_ids, "padding_mask": padding_mask}
         if "segment_ids" in backbone.input:
             branch["segment_ids"] = ops.zeros_like(token_ids)
-        sequences[prefix] = ops.stop_gradient(sequence_output_fn(backbone, branch, False))
+        sequences[prefix] = sequence_output_fn(backbone, branch, False)
     cosine = MaskedMeanCosine(name="prior_cosine")(
         sequences[QUERY_PREFIX], inputs[QUERY_PREFIX + "padding_mask"],
         sequences[ITEM_PREFIX], inputs[ITEM_PREFIX + "padding_mask"])
@@ -134,11 +137,14 @@ class PriorTokenizer:
     def __call__(self, queries: tf.Tensor, items: tf.Tensor) -> Dict[str, tf.Tensor]:
         out = {}
         for prefix, text in ((QUERY_PREFIX, queries), (ITEM_PREFIX, items)):
-            text = tf.strings.join([self.prefixes[prefix], text])
-            token_ids, mask = self.packers[prefix](self.tokenizer(text))
-            out[prefix + "token_ids"] = tf.cast(token_ids, tf.int32)
-            out[prefix + "padding_mask"] = tf.cast(mask, tf.int32)
+            out[prefix + "token_ids"], out[prefix + "padding_mask"] = self.encode(prefix, text)
         return out
+
+    def encode(self, group: str, texts: tf.Tensor):
+        """(token_ids, padding_mask) int32 of one group (QUERY_PREFIX or ITEM_PREFIX)."""
+        text = tf.strings.join([self.prefixes[group], texts])
+        token_ids, mask = self.packers[group](self.tokenizer(text))
+        return tf.cast(token_ids, tf.int32), tf.cast(mask, tf.int32)
 
 
 def _special_id(tokenizer, names) -> int:
