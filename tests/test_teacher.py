@@ -177,7 +177,9 @@ def test_default_preset_trains_exports_and_serves_in_a_fresh_process(tmp_path, p
     features, labels = next(iter(train))
     # Tokenized once, for the preprocessor-free training model that shares the weights.
     assert set(features) == set(teacher.input_names)
-    assert features["token_ids"].shape == (4, config.sequence_length)
+    # Each batch is cut to its longest row.
+    longest = int(tf.reduce_max(tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), 1)))
+    assert features["token_ids"].shape == (4, longest) and longest <= config.sequence_length
     assert labels.numpy().tolist() == [row[-1] - 1 for row in ROWS[:4]]
     history = teacher.training_model.fit(train.take(1), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -248,3 +250,25 @@ def test_a_dropped_field_never_reaches_the_teacher(tmp_path, proto):
                                                         "title: blue winter coat"]
     np.testing.assert_array_equal(teacher.predict_probabilities(raw).numpy(),
                                   teacher.predict_probabilities(with_description).numpy())
+
+
+def test_shuffled_batches_are_sorted_in_pools_and_cut_to_their_longest_row():
+    lengths = [1, 9, 2, 8, 3, 7, 4, 6, 5, 10, 1, 9]
+    mask = tf.constant([[True] * n + [False] * (12 - n) for n in lengths])
+    inputs = {"token_ids": tf.cast(mask, tf.int32) * tf.range(1, 13)[:, None],
+              "padding_mask": mask}
+    examples = tf.data.Dataset.from_tensor_slices((inputs, tf.range(12)))
+    batches = list(task.batched(examples, batch_size=3, shuffle=True, seed=1, length_pool=4))
+    seen = []
+    for features, labels in batches:
+        row_lengths = tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), 1).numpy()
+        assert features["token_ids"].shape[1] == row_lengths.max()
+        # One pool holds every row here, so a batch spans three neighbouring lengths.
+        assert row_lengths.max() - row_lengths.min() <= 3
+        # Labels travel with their rows.
+        assert [lengths[label] for label in labels.numpy()] == row_lengths.tolist()
+        seen += labels.numpy().tolist()
+    assert sorted(seen) == list(range(12))
+    # Without shuffling the rows keep their order.
+    ordered = list(task.batched(examples, batch_size=5))
+    assert [int(x) for _, labels in ordered for x in labels] == list(range(12))

@@ -27,7 +27,7 @@ from trainer.teacher import vocabulary
 from trainer.epoch_log import EpochLog
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.default_preset import write_default_preset
-from trainer.teacher.model import TeacherModel
+from trainer.teacher.model import TeacherModel, trim_padding
 from trainer.teacher.presets.registry import resolve_preset
 
 EXTRA_DIR = "assets.extra"
@@ -36,6 +36,8 @@ CONFIG_FILE = "teacher_config.json"
 SHUFFLE_BUFFER = 10_000
 # Rows per call of the text builder and tokenizer (large batches amortise their ops).
 TOKENIZE_BATCH = 256
+# Training batches are formed from pools of this many batches sorted by length (`batched`).
+LENGTH_POOL_BATCHES = 16
 
 
 def _files(patterns: Sequence[str]) -> list:
@@ -94,12 +96,39 @@ def tokenized_examples(
     return dataset
 
 
+def _sorted_by_length(inputs: Dict[str, tf.Tensor], labels: tf.Tensor):
+    """A pool of rows ordered by their pair's token count (shortest first)."""
+    order = tf.argsort(tf.reduce_sum(tf.cast(inputs["padding_mask"], tf.int32), axis=1),
+                       stable=True)
+    return {name: tf.gather(value, order) for name, value in inputs.items()}, tf.gather(labels, order)
+
+
+def _trimmed(inputs: Dict[str, tf.Tensor], labels: tf.Tensor):
+    return trim_padding(inputs), labels
+
+
 def batched(examples: tf.data.Dataset, batch_size: int, shuffle: bool = False,
-            seed: int = 0) -> tf.data.Dataset:
-    """Shuffled (each pass) and batched `tokenized_examples`."""
+            seed: int = 0, length_pool: int = LENGTH_POOL_BATCHES) -> tf.data.Dataset:
+    """Shuffled (each pass) and batched `tokenized_examples`, each batch cut to its
+    longest row.
+
+    When shuffling with `length_pool` > 1, every `length_pool` batches' worth of
+    shuffled rows are sorted by length before they are cut into batches, so a batch
+    holds rows of similar length and pays for little padding; the batches of a pool are
+    then shuffled again. A transformer's step costs what its longest row does, so on
+    text much shorter than `sequence_length` this saves most of the training time
+    (Keras traces the step for a few shapes, then for any). Without shuffling the rows
+    keep their order.
+    """
     if shuffle:
         examples = examples.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
-    return examples.batch(batch_size)
+    if shuffle and length_pool > 1:
+        batches = (examples.batch(batch_size * length_pool)
+                   .map(_sorted_by_length).unbatch().batch(batch_size)
+                   .shuffle(length_pool, seed=seed, reshuffle_each_iteration=True))
+    else:
+        batches = examples.batch(batch_size)
+    return batches.map(_trimmed)
 
 
 def labeled_dataset(
