@@ -71,6 +71,10 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-learning-rate", type=POSITIVE, default=None)
     parser.add_argument("--teacher-sequence-length", type=int_at_least(MIN_SEQUENCE_LENGTH),
                         default=None)
+    parser.add_argument("--teacher-head-lr-multiplier", type=POSITIVE, default=None,
+                        help="the teacher's head learns this many times as fast as its "
+                             "backbone (default: 30 for pretrained presets, 1 for "
+                             "from-scratch)")
     fields = ", ".join(contract.ITEM_TEXT_FIELDS)
     parser.add_argument("--teacher-fields", default=None, metavar="F1,F2,...",
                         help=f"item fields the teacher reads, comma-separated (default: all: "
@@ -81,7 +85,7 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher-mark-matches", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="mark item words that also occur in the query in the teacher's "
-                             "text (default: on)")
+                             "text (default: off for pretrained presets, on for from-scratch)")
     parser.add_argument("--teacher-similarity-prior", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="add the pretrained encoder's own query/item cosine (a frozen "
@@ -236,6 +240,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "batch_size": args.teacher_batch_size,
         "learning_rate": args.teacher_learning_rate,
         "sequence_length": args.teacher_sequence_length,
+        "head_learning_rate_multiplier": args.teacher_head_lr_multiplier,
         "fields": _teacher_fields(args),
         "mark_query_matches": args.teacher_mark_matches,
         "similarity_prior": args.teacher_similarity_prior,

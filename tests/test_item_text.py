@@ -111,9 +111,10 @@ def test_marks_non_latin_scripts_in_a_graph():
     assert _decode(item) == [f"title: красные{m} туфли{m} для бега", f"title: 靴{m} と 帽子"]
 
 
-def test_marking_is_on_by_default_and_can_be_turned_off():
+def test_marking_follows_the_kind_of_teacher_and_can_be_switched():
     assert TeacherConfig(preset="from-scratch").marks_query_matches() is True
-    assert TeacherConfig().marks_query_matches() is True  # the pretrained default
+    assert TeacherConfig().marks_query_matches() is False  # the pretrained default
+    assert TeacherConfig(mark_query_matches=True).marks_query_matches() is True
     assert TeacherConfig(preset="x", mark_query_matches=False).marks_query_matches() is False
     assert ItemTextBuilder.from_config(TeacherConfig(preset="from-scratch")).mark_query_matches
 
@@ -121,6 +122,8 @@ def test_marking_is_on_by_default_and_can_be_turned_off():
 def test_defaults_follow_the_kind_of_teacher():
     scratch, pretrained = TeacherConfig(preset="from-scratch"), TeacherConfig()
     assert (scratch.epochs, scratch.learning_rate, scratch.lowercase) == (20, 1e-3, True)
-    assert (pretrained.epochs, pretrained.learning_rate, pretrained.lowercase) == (3, 2e-4, False)
+    assert (pretrained.epochs, pretrained.learning_rate, pretrained.lowercase) == (3, 3e-5, False)
+    assert (pretrained.sequence_length, pretrained.head_learning_rate_multiplier) == (128, 30.0)
+    assert (scratch.sequence_length, scratch.head_learning_rate_multiplier) == (64, 1.0)
     assert pretrained.freeze_embeddings and not scratch.freeze_embeddings
     assert TeacherConfig(epochs=7).epochs == 7  # explicit values win

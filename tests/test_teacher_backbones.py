@@ -16,7 +16,7 @@ from relevance import contract
 from trainer import export
 from trainer.teacher import backbones
 from trainer.teacher.config import TeacherConfig
-from trainer.teacher.heads import TokenPooling
+from trainer.teacher.heads import ScaledDense, TokenPooling
 from trainer.teacher.model import TeacherModel, trim_padding
 
 NUM_GRADES = 5
@@ -288,3 +288,35 @@ def test_similarity_prior_trims_each_input_group_by_its_own_mask():
 def test_similarity_prior_is_refused_on_a_decoder(presets):
     with pytest.raises(ValueError, match="encoder"):
         _teacher(presets, "gemma", similarity_prior=True)
+
+
+def test_scaled_dense_learns_scale_times_as_fast_under_adam():
+    """One Adam step moves a ScaledDense's effective weights `scale` times as far as a
+    plain Dense's from the same starting function."""
+    inputs = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    targets = np.ones((8, 2), "float32")
+    moved = {}
+    for scale in (1.0, 30.0):
+        layer = ScaledDense(2, scale=scale, kernel_initializer="ones")
+        layer.build((None, 3))
+        before = layer(inputs).numpy()
+        optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((layer(inputs) - targets) ** 2)
+        optimizer.apply_gradients(zip(tape.gradient(loss, layer.trainable_weights),
+                                      layer.trainable_weights))
+        np.testing.assert_allclose(before, inputs.sum(axis=1, keepdims=True) * [[1, 1]],
+                                   rtol=1e-5)  # same starting function
+        moved[scale] = np.abs(layer(inputs).numpy() - before).mean()
+    assert moved[30.0] == pytest.approx(30 * moved[1.0], rel=1e-3)
+
+
+@pytest.mark.parametrize("multiplier", [1.0, 30.0])
+def test_head_and_prior_dense_take_the_learning_rate_multiplier(presets, multiplier):
+    teacher, _ = _teacher(presets, ENCODERS[0], similarity_prior=True,
+                          head_learning_rate_multiplier=multiplier)
+    scaled = [layer for layer in teacher.network.layers if isinstance(layer, ScaledDense)]
+    assert {layer.name for layer in scaled} == {"head_dense_0", "logits", "prior_logits"}
+    assert {layer.scale for layer in scaled} == {multiplier}
+    # Still the zero-shot prior at the start: the head's output layer is zero.
+    np.testing.assert_array_equal(teacher.network.get_layer("logits").kernel.numpy(), 0.0)

@@ -120,6 +120,7 @@ class TeacherModel:
             activation=config.head_activation,
             dropout=config.dropout,
             prior_backbone=prior_backbone,
+            head_learning_rate_multiplier=config.head_learning_rate_multiplier,
         )
         return cls(network, loaded.preprocessor, ItemTextBuilder.from_config(config),
                    num_grades, backbone=loaded.backbone, pooling=pooling,

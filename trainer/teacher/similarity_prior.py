@@ -73,9 +73,14 @@ def ordinal_initializers(num_grades: int):
     return kernel, bias
 
 
-def prior_logits(backbone, num_grades: int, sequence_output_fn) -> tuple:
+def prior_logits(backbone, num_grades: int, sequence_output_fn,
+                 learning_rate_multiplier: float = 1.0) -> tuple:
     """(extra Keras inputs, [B, G] logits) of the prior over `backbone` (a frozen copy
-    of the cross-encoder's). `sequence_output_fn(backbone, inputs, training)` -> [B, L, H]."""
+    of the cross-encoder's). `sequence_output_fn(backbone, inputs, training)` -> [B, L, H];
+    the Dense over the cosine learns `learning_rate_multiplier` times as fast as the
+    backbone (`heads.ScaledDense`)."""
+    from trainer.teacher.heads import ScaledDense
+
     inputs, sequences = {}, {}
     for prefix in (QUERY_PREFIX, ITEM_PREFIX):
         token_ids = keras.Input(shape=(None,), dtype="int32", name=prefix + "token_ids")
@@ -90,8 +95,9 @@ def prior_logits(backbone, num_grades: int, sequence_output_fn) -> tuple:
         sequences[QUERY_PREFIX], inputs[QUERY_PREFIX + "padding_mask"],
         sequences[ITEM_PREFIX], inputs[ITEM_PREFIX + "padding_mask"])
     kernel, bias = ordinal_initializers(num_grades)
-    logits = keras.layers.Dense(num_grades, dtype="float32", kernel_initializer=kernel,
-                                bias_initializer=bias, name="prior_logits")(cosine)
+    logits = ScaledDense(num_grades, scale=learning_rate_multiplier, dtype="float32",
+                         kernel_initializer=kernel, bias_initializer=bias,
+                         name="prior_logits")(cosine)
     return inputs, logits
 
 
