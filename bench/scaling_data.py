@@ -18,7 +18,7 @@ Example:
 import json
 import os
 import random
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from relevance import contract, demo_data
 from relevance.adapters import load_records
@@ -82,7 +82,9 @@ def _crowdflower(data_dir: str, out_dir: str) -> Dict:
     )
 
 
-def _xquad_r(data_dir: str, out_dir: str) -> Dict:
+def xquad_r_carve(data_dir: str):
+    """(rows of the non-test questions in every language, the labeled English rows,
+    the test rows, G) of the cross-lingual carve described in `_xquad_r`."""
     rows: List[dict] = []
     num_grades = 2
     for language in XQUAD_LANGUAGES:
@@ -97,13 +99,28 @@ def _xquad_r(data_dir: str, out_dir: str) -> Dict:
     labeled = carve.carve_by_query(
         english, [("labeled", XQUAD_LABELED_SHARE)], SEED, group_of=carve.language_free_group,
     )["labeled"]
-    unlabeled = [row for row in held["rest"] if row[contract.LANGUAGE] != "en"]
+    return held["rest"], labeled, held["test"], num_grades
+
+
+def _xquad_r(data_dir: str, out_dir: str) -> Dict:
+    rest, labeled, test, num_grades = xquad_r_carve(data_dir)
+    unlabeled = [row for row in rest if row[contract.LANGUAGE] != "en"]
     return _write_parts(
-        out_dir, labeled, unlabeled, held["test"], num_grades,
+        out_dir, labeled, unlabeled, test, num_grades,
         f"xquad-r: {XQUAD_TEST_SHARE:.0%} of the question ids held out in all languages as test; "
         f"labeled = en rows of {XQUAD_LABELED_SHARE:.0%} of the other questions; unlabeled = "
         "es/de/zh rows of the other questions (grades hidden)",
     )
+
+
+def xquad_r_dev(data_dir: str) -> Tuple[List[dict], int]:
+    """(graded rows, G) of a development set for choosing teacher settings: every
+    language's rows of the non-test questions that have no human label. No test
+    question is in it and no labeled one; its es / de / zh rows are the unlabeled pool
+    (whose grades the pipeline never sees), its en rows are seen by nothing."""
+    rest, labeled, _, num_grades = xquad_r_carve(data_dir)
+    labeled_groups = {carve.language_free_group(row) for row in labeled}
+    return [row for row in rest if carve.language_free_group(row) not in labeled_groups], num_grades
 
 
 RECIPES = {"demo": _demo, "crowdflower": _crowdflower, "xquad-r": _xquad_r}
