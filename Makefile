@@ -19,7 +19,7 @@ demo: install
 	$(VENV)/bin/relevance demo --workdir $(WORKDIR)
 
 test: install
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/python -m pytest -q --durations=15 tests
 
 # Skips the tests marked slow (the real pretrained teacher, the whole-pipeline run).
 test-fast: install

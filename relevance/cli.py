@@ -86,6 +86,11 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
                         default=None,
                         help="mark item words that also occur in the query in the teacher's "
                              "text (default: off for pretrained presets, on for from-scratch)")
+    parser.add_argument("--teacher-match-features", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="give the teacher's head the pair's word and character-bigram "
+                             "query coverage (default: on for pretrained presets, off for "
+                             "from-scratch)")
     parser.add_argument("--teacher-similarity-prior", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="add the pretrained encoder's own query/item cosine (a frozen "
@@ -243,6 +248,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "head_learning_rate_multiplier": args.teacher_head_lr_multiplier,
         "fields": _teacher_fields(args),
         "mark_query_matches": args.teacher_mark_matches,
+        "match_features": args.teacher_match_features,
         "similarity_prior": args.teacher_similarity_prior,
     }
     # Each flag's range is checked as it is parsed (relevance.flag_checks); this pair only

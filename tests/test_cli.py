@@ -103,14 +103,22 @@ def test_teacher_field_flags_reach_the_teacher_config():
     assert chosen["fields"] == ["title", "board_titles"]
 
 
-def test_the_similarity_prior_flag_reaches_the_teacher_config():
+@pytest.mark.parametrize("name, key", [("similarity-prior", "similarity_prior"),
+                                       ("match-features", "match_features")])
+def test_teacher_switches_reach_the_teacher_config(name, key):
     from trainer.teacher.config import TeacherConfig
 
-    assert "similarity_prior" not in _model_overrides()["teacher"]
-    for flag, expected in (("--teacher-similarity-prior", True),
-                           ("--no-teacher-similarity-prior", False)):
+    assert key not in _model_overrides()["teacher"]
+    for flag, expected in ((f"--teacher-{name}", True), (f"--no-teacher-{name}", False)):
         teacher = _model_overrides(flag)["teacher"]
-        assert TeacherConfig.from_dict(teacher).similarity_prior is expected
+        assert getattr(TeacherConfig.from_dict(teacher), key) is expected
+
+
+def test_the_head_learning_rate_multiplier_flag_reaches_the_teacher_config():
+    from trainer.teacher.config import TeacherConfig
+
+    teacher = _model_overrides("--teacher-head-lr-multiplier", "5")["teacher"]
+    assert TeacherConfig.from_dict(teacher).head_learning_rate_multiplier == 5.0
 
 
 def test_student_loss_flags_reach_the_student_config():

@@ -125,5 +125,6 @@ def test_defaults_follow_the_kind_of_teacher():
     assert (pretrained.epochs, pretrained.learning_rate, pretrained.lowercase) == (3, 3e-5, False)
     assert (pretrained.sequence_length, pretrained.head_learning_rate_multiplier) == (128, 30.0)
     assert (scratch.sequence_length, scratch.head_learning_rate_multiplier) == (64, 1.0)
+    assert pretrained.match_features and not scratch.match_features
     assert pretrained.freeze_embeddings and not scratch.freeze_embeddings
     assert TeacherConfig(epochs=7).epochs == 7  # explicit values win

@@ -320,3 +320,13 @@ def test_head_and_prior_dense_take_the_learning_rate_multiplier(presets, multipl
     assert {layer.scale for layer in scaled} == {multiplier}
     # Still the zero-shot prior at the start: the head's output layer is zero.
     np.testing.assert_array_equal(teacher.network.get_layer("logits").kernel.numpy(), 0.0)
+
+
+def test_match_features_reach_the_head_and_the_export(tmp_path, presets):
+    teacher, config = _teacher(presets, ENCODERS[0], similarity_prior=True, match_features=True)
+    assert "match_features" in teacher.input_names
+    features = _train_one_step(teacher, config)
+    # Query "red shoes" against "Red running shoes": both words, every in-word bigram.
+    np.testing.assert_allclose(features["match_features"].numpy()[0], [1.0, 1.0])
+    assert features["match_features"].shape == (4, 2)
+    _export_and_serve(teacher, str(tmp_path / "export"))

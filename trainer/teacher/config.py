@@ -31,16 +31,17 @@ DEFAULT_FIELD_BUDGETS = {
 # head that learns 30x as fast as the backbone.
 FROM_SCRATCH_DEFAULTS = dict(sequence_length=64, batch_size=16, learning_rate=1e-3, epochs=20,
                              lowercase=True, mark_query_matches=True, freeze_embeddings=False,
-                             head_learning_rate_multiplier=1.0)
+                             head_learning_rate_multiplier=1.0, match_features=False)
 # Measured on XQuAD-R development questions (bench/teacher_dev_curve.py: English labels,
 # nDCG@10 in en / es / de / zh): at 2e-4 the cross-encoder collapsed to the base rate;
 # at 3e-5 with a plain head the head barely left zero and the teacher stayed the
 # similarity prior; with the head at 30x it learns. Query-match markers cost the
 # languages the labels never saw (zh, written without spaces, gets no markers at all),
-# so they are off; 128 tokens fit a 48-word title.
+# so they are off; lexical match features in the head (word and character-bigram
+# coverage, every script) carry the overlap instead; 128 tokens fit a 48-word title.
 PRETRAINED_DEFAULTS = dict(sequence_length=128, batch_size=16, learning_rate=3e-5, epochs=3,
                            lowercase=False, mark_query_matches=False, freeze_embeddings=True,
-                           head_learning_rate_multiplier=30.0)
+                           head_learning_rate_multiplier=30.0, match_features=True)
 
 TOKEN_CACHES = ("memory", "disk", "none")
 POOLINGS = ("auto", "first", "last")
@@ -111,6 +112,9 @@ class TeacherConfig:
     # The head (and the similarity prior's Dense) learns this many times as fast as the
     # backbone (heads.ScaledDense): a fresh head on a backbone fine-tuned at a low rate.
     head_learning_rate_multiplier: Optional[float] = None
+    # Give the head the pair's lexical match features (trainer.teacher.match_features:
+    # query word and character-bigram coverage, in every script).
+    match_features: Optional[bool] = None
     # LoRA rank on the backbone's attention query / value projections (0 = off). With
     # LoRA only the LoRA factors and the head train (freeze_backbone is then implied).
     lora_rank: int = 0

@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 import keras
 from keras import ops
 
+from trainer.teacher import match_features as lexical
 from trainer.teacher.similarity_prior import prior_logits
 
 
@@ -125,6 +126,7 @@ def build_cross_encoder(
     dropout: float = 0.1,
     prior_backbone: Optional[keras.Model] = None,
     head_learning_rate_multiplier: float = 1.0,
+    match_features: bool = False,
 ) -> keras.Model:
     """A functional model over the backbone's token inputs returning G logits.
 
@@ -136,6 +138,8 @@ def build_cross_encoder(
     encoded alone) are added, and the model also takes the prior's query_* / item_*
     token inputs. The head's layers (and the prior's Dense) learn
     `head_learning_rate_multiplier` times as fast as the backbone (`ScaledDense`).
+    With `match_features`, the model also takes the pair's lexical match features
+    (`match_features.INPUT_NAME`, [B, NUM_FEATURES]), joined to the pooled token.
     """
     if pooling not in ("first", "last"):
         raise ValueError(f"pooling must be resolved to 'first' or 'last', got {pooling!r}")
@@ -145,6 +149,11 @@ def build_cross_encoder(
     inputs = dict(backbone.input)
     x = sequence_output(backbone, inputs)
     x = TokenPooling(pooling, dtype=policy, name="pooling")(x, inputs.get("padding_mask"))
+    if match_features:
+        inputs[lexical.INPUT_NAME] = keras.Input(shape=(lexical.NUM_FEATURES,),
+                                                 dtype="float32", name=lexical.INPUT_NAME)
+        x = keras.layers.Concatenate(dtype=policy, name="pooled_and_matches")(
+            [x, inputs[lexical.INPUT_NAME]])
     for i, units in enumerate(hidden_units):
         x = keras.layers.Dropout(dropout, dtype=policy, name=f"head_dropout_{i}")(x)
         x = ScaledDense(int(units), scale=head_learning_rate_multiplier,

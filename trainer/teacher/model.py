@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from trainer import export
-from trainer.teacher import backbones, heads, similarity_prior
+from trainer.teacher import backbones, heads, match_features, similarity_prior
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.item_text import ItemTextBuilder
 
@@ -121,6 +121,7 @@ class TeacherModel:
             dropout=config.dropout,
             prior_backbone=prior_backbone,
             head_learning_rate_multiplier=config.head_learning_rate_multiplier,
+            match_features=config.match_features,
         )
         return cls(network, loaded.preprocessor, ItemTextBuilder.from_config(config),
                    num_grades, backbone=loaded.backbone, pooling=pooling,
@@ -170,8 +171,12 @@ class TeacherModel:
         return self.text_builder(raw)
 
     def tokenize(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        """Raw feature dict -> the network's token inputs ([N, sequence_length] each)."""
-        inputs = dict(self.preprocessor(self.segments(raw)))
+        """Raw feature dict -> the network's inputs: token inputs ([N, sequence_length]
+        each) and, when the head takes them, the pair's match features ([N, 2])."""
+        segments = self.segments(raw)
+        inputs = dict(self.preprocessor(segments))
+        if match_features.INPUT_NAME in self.input_names:
+            inputs[match_features.INPUT_NAME] = match_features.match_features(*segments)
         if "segment_ids" in self.input_names and "segment_ids" not in inputs:
             # XLM-R-style packing has no segment ids; BERT backbones with an XLM-R
             # vocabulary (multilingual-e5) were pre-trained with token type 0 only.
