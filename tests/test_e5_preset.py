@@ -135,13 +135,13 @@ def test_unknown_token_rate_per_script_is_low(e5_preset):
 
 def test_one_fine_tuning_step_on_the_real_weights(e5_preset):
     config = TeacherConfig(preset=e5_preset, sequence_length=32, batch_size=2)
-    assert config.freeze_embeddings and not config.lowercase
+    assert config.freeze_embeddings and not config.lowercase and config.match_features
     teacher = TeacherModel.from_preset(e5_preset, num_grades=5, config=config)
     assert teacher.pooling == "first"
     teacher.compile(config, total_steps=1)
     raw = {name: tf.constant(["red shoes", "rote schuhe"]) for name in contract.RAW_SIGNATURE_INPUTS}
     inputs = teacher.tokenize(raw)
-    assert set(inputs) == {"token_ids", "segment_ids", "padding_mask"}
+    assert set(inputs) == {"token_ids", "segment_ids", "padding_mask", "match_features"}
     assert int(tf.reduce_max(inputs["segment_ids"])) == 0
     embedding = teacher.backbone.token_embedding.embeddings
     frozen_before = embedding.numpy()[:1000].copy()

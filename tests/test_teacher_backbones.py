@@ -182,7 +182,8 @@ def test_encoder_preset_pools_first_token_trains_and_exports(tmp_path, presets, 
 def test_decoder_preset_pools_last_token_trains_and_exports(tmp_path, presets, name):
     teacher, config = _teacher(presets, name)
     assert teacher.pooling == "last"
-    assert set(teacher.input_names) == {"token_ids", "padding_mask"}
+    # Pretrained presets get the lexical match features beside the packed tokens.
+    assert set(teacher.input_names) == {"token_ids", "padding_mask", "match_features"}
     features = _train_one_step(teacher, config)
     tokenizer = teacher.preprocessor.tokenizer
     token_ids = features["token_ids"].numpy()
