@@ -18,7 +18,12 @@ import sys
 import tempfile
 import time
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "pipeline_demo.json")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from relevance import cli  # noqa: E402  (no TensorFlow import: the demo runs in a child)
+
+RESULTS = os.path.join(ROOT, "bench", "results", "pipeline_demo.json")
 
 
 def component_seconds(metadata_path: str, pipeline_name: str) -> dict:
@@ -45,8 +50,8 @@ def component_seconds(metadata_path: str, pipeline_name: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", default=None, help="default: a fresh temporary directory")
-    parser.add_argument("--num-labeled", type=int, default=400)
-    parser.add_argument("--num-unlabeled", type=int, default=2400)
+    parser.add_argument("--num-labeled", type=int, default=cli.DEMO_NUM_LABELED)
+    parser.add_argument("--num-unlabeled", type=int, default=cli.DEMO_NUM_UNLABELED)
     args = parser.parse_args()
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="relevance_demo_bench_")

@@ -212,8 +212,8 @@ Attributes = Tuple[int, int, int, int]  # category, colour, material, style
 
 def write_demo_data(
     out_dir: str,
-    num_labeled: int = 400,
-    num_unlabeled: int = 2400,
+    num_labeled: int,
+    num_unlabeled: int,
     seed: int = 0,
     num_grades: int = contract.DEFAULT_NUM_GRADES,
 ) -> dict:
