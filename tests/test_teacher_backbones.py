@@ -16,7 +16,8 @@ from relevance import contract
 from trainer import export
 from trainer.teacher import backbones
 from trainer.teacher.config import TeacherConfig
-from trainer.teacher.heads import ScaledDense, TokenPooling
+from trainer.teacher.heads import TokenPooling
+from trainer.teacher.scaled_dense import ScaledDense
 from trainer.teacher.model import TeacherModel, trim_padding
 
 NUM_GRADES = 5

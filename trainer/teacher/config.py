@@ -110,7 +110,7 @@ class TeacherConfig:
     head_hidden_units: Optional[Tuple[int, ...]] = None
     head_activation: str = "tanh"
     # The head (and the similarity prior's Dense) learns this many times as fast as the
-    # backbone (heads.ScaledDense): a fresh head on a backbone fine-tuned at a low rate.
+    # backbone (scaled_dense.ScaledDense): a fresh head on a backbone fine-tuned at a low rate.
     head_learning_rate_multiplier: Optional[float] = None
     # Give the head the pair's lexical match features (trainer.teacher.match_features:
     # query word and character-bigram coverage, in every script).

@@ -25,6 +25,8 @@ Example:
 
 import tensorflow as tf
 
+from trainer.teacher.item_text import normalize_whitespace
+
 FEATURE_NAMES = ("word_coverage", "bigram_coverage")
 NUM_FEATURES = len(FEATURE_NAMES)
 INPUT_NAME = "match_features"
@@ -32,8 +34,7 @@ INPUT_NAME = "match_features"
 
 def _normalised(text: tf.Tensor) -> tf.Tensor:
     text = tf.strings.lower(text, encoding="utf-8")
-    text = tf.strings.regex_replace(text, r"[\pP\pS]+", " ")
-    return tf.strings.strip(tf.strings.regex_replace(text, r"[\s\p{Z}]+", " "))
+    return normalize_whitespace(tf.strings.regex_replace(text, r"[\pP\pS]+", " "))
 
 
 def _words(text: tf.Tensor) -> tf.RaggedTensor:

@@ -35,6 +35,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from trainer.teacher.scaled_dense import ScaledDense
+
 QUERY_PREFIX = "query_"
 ITEM_PREFIX = "item_"
 # e5 cosines between a query and any passage sit in about 0.7..0.9; the slope turns a
@@ -78,9 +80,7 @@ def prior_logits(backbone, num_grades: int, sequence_output_fn,
     """(extra Keras inputs, [B, G] logits) of the prior over `backbone` (a frozen copy
     of the cross-encoder's). `sequence_output_fn(backbone, inputs, training)` -> [B, L, H];
     the Dense over the cosine learns `learning_rate_multiplier` times as fast as the
-    backbone (`heads.ScaledDense`)."""
-    from trainer.teacher.heads import ScaledDense
-
+    backbone (`ScaledDense`)."""
     inputs, sequences = {}, {}
     for prefix in (QUERY_PREFIX, ITEM_PREFIX):
         token_ids = keras.Input(shape=(None,), dtype="int32", name=prefix + "token_ids")
