@@ -64,6 +64,21 @@ def image_captioner(config: PipelineConfig, examples) -> Optional[ImageCaptioner
     ).with_id(IMAGE_CAPTIONER)
 
 
+def student_hyperparameters(config: PipelineConfig) -> dict:
+    """The student's settings; its word vectors come from the teacher's pretrained
+    encoder unless `word_vectors_preset` is set ("" = none; a from-scratch teacher has
+    nothing pretrained to distil)."""
+    from trainer.teacher.config import TeacherConfig
+
+    student = dict(config.student)
+    if "word_vectors_preset" not in student:
+        teacher = TeacherConfig.from_dict(config.teacher)
+        student["word_vectors_preset"] = "" if teacher.from_scratch else teacher.preset
+    if "preset_cache_dir" not in student and config.teacher.get("preset_cache_dir"):
+        student["preset_cache_dir"] = config.teacher["preset_cache_dir"]
+    return student
+
+
 def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
     """All components of the relevance pipeline, wired together."""
     example_gen = relevance_example_gen(
@@ -102,7 +117,7 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
         disable_statistics=True,
     )
 
-    def trainer(run_fn, trainer_examples, hyperparameters_key):
+    def trainer(run_fn, trainer_examples, hyperparameters_key, hyperparameters):
         return tfx.components.Trainer(
             run_fn=run_fn,
             examples=trainer_examples,
@@ -112,11 +127,11 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
             eval_args=tfx.proto.EvalArgs(splits=[contract.SPLIT_EVAL]),
             custom_config={
                 "num_grades": config.num_grades,
-                hyperparameters_key: dict(getattr(config, hyperparameters_key)),
+                hyperparameters_key: hyperparameters,
             },
         )
 
-    teacher = trainer(TEACHER_RUN_FN, examples, "teacher").with_id(TEACHER)
+    teacher = trainer(TEACHER_RUN_FN, examples, "teacher", dict(config.teacher)).with_id(TEACHER)
     pseudo_labeler = PseudoLabeler(
         examples=examples,
         model=teacher.outputs["model"],
@@ -124,7 +139,8 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
         **{"eval_holdout_percent": config.pseudo_eval_percent, **config.pseudo_label},
     ).with_id(PSEUDO_LABELER)
     student = trainer(
-        STUDENT_RUN_FN, pseudo_labeler.outputs["pseudo_labeled"], "student"
+        STUDENT_RUN_FN, pseudo_labeler.outputs["pseudo_labeled"], "student",
+        student_hyperparameters(config),
     ).with_id(STUDENT)
 
     evaluation, blessing = evaluation_components(

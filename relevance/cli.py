@@ -118,6 +118,16 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
                         help="nats; when the teacher's log-probabilities vary across the "
                              "student's training rows by less than this, scale their "
                              "departures from each grade's mean up to it (default 0: off)")
+    parser.add_argument("--student-word-vectors", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="give the student word vectors distilled from the teacher's "
+                             "pretrained encoder (default: on for pretrained teacher "
+                             "presets, off for from-scratch)")
+    parser.add_argument("--student-word-vector-dims", type=AT_LEAST_ONE, default=None,
+                        help="dimensions the word vectors are reduced to by PCA (default 128)")
+    parser.add_argument("--student-word-vectors-trainable",
+                        action=argparse.BooleanOptionalAction, default=None,
+                        help="fine-tune the word vectors with the student (default: frozen)")
     parser.add_argument("--confidence-threshold", type=PROBABILITY, default=0.0,
                         help="drop pseudo-labels whose top grade probability is below this "
                              "(0 to 1)")
@@ -269,6 +279,11 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "distill_weight": args.student_distill_weight,
         "temperature": args.student_temperature,
         "min_teacher_spread": args.student_min_teacher_spread,
+        "word_vector_dims": args.student_word_vector_dims,
+        "word_vectors_trainable": args.student_word_vectors_trainable,
+        # Off: no preset to distil from. On or unset: the pipeline's default (the
+        # teacher's preset when it is pretrained).
+        "word_vectors_preset": "" if args.student_word_vectors is False else None,
     }
     drop_unset = lambda d: {k: v for k, v in d.items() if v is not None}  # noqa: E731
     return {"teacher": drop_unset(teacher), "student": drop_unset(student)}

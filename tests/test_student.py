@@ -196,6 +196,17 @@ def _build_transform_output(rows, output_dir):
     return output_dir
 
 
+def _tiny_encoder_preset(directory):
+    from trainer.teacher.config import TeacherConfig
+    from trainer.teacher.default_preset import write_default_preset
+    from trainer.teacher.vocabulary import train_sentencepiece
+
+    config = TeacherConfig(preset="from-scratch", hidden_dim=16, num_layers=1, num_heads=2,
+                           intermediate_dim=32, sequence_length=16)
+    proto = train_sentencepiece([(word, 3) for word in WORDS], vocabulary_size=400)
+    return write_default_preset(directory, proto, config, num_grades=G)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("student")
@@ -221,6 +232,9 @@ def trained(tmp_path_factory):
     _write(str(root / "train" / "data-00001-of-00002.gz"), train_examples[400:])
     _write(str(root / "eval" / "data-00000-of-00001.gz"), eval_examples)
 
+    # Word vectors from a tiny random encoder preset: the export must carry the table
+    # with core ops only, like the rest (the pretrained preset is measured in bench/).
+    preset = _tiny_encoder_preset(str(root / "preset"))
     fn_args = FnArgs(
         train_files=[str(root / "train" / "*")],
         eval_files=[str(root / "eval" / "*")],
@@ -232,7 +246,9 @@ def trained(tmp_path_factory):
         custom_config={
             "num_grades": G,
             "student": {"embedding_dim": 16, "epochs": 2, "batch_size": 64,
-                        "learning_rate": 0.01, "temperature": 2.0, "ignored_key": 1},
+                        "learning_rate": 0.01, "temperature": 2.0, "ignored_key": 1,
+                        "word_vectors_preset": preset, "word_vector_dims": 8,
+                        "preset_cache_dir": str(root / "cache")},
         },
     )
     run_fn(fn_args)
@@ -252,6 +268,35 @@ def test_serving_default_scores_one_query_against_candidates(trained):
     score = out[contract.OUTPUT_SCORE].numpy()
     assert ((score >= 1) & (score <= G)).all()
     assert os.listdir(fn_args.model_run_dir)  # TensorBoard logs and config
+
+
+def test_word_vectors_are_distilled_once_and_exported_in_float16(trained):
+    fn_args, loaded, _ = trained
+    cache = os.path.join(os.path.dirname(fn_args.serving_model_dir), "cache")
+    entries = [name for name in os.listdir(cache) if name.startswith("word-vectors-")]
+    assert len(entries) == 1, entries
+    vectors = np.load(os.path.join(cache, entries[0], "vectors.npy"))
+    assert vectors.shape[1] == 8 and vectors.shape[0] >= len(WORDS)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
+    variables = os.path.join(fn_args.serving_model_dir, "variables", "variables")
+    checkpoint = tf.train.load_checkpoint(variables)
+    tables = [checkpoint.get_tensor(name) for name, shape in tf.train.list_variables(variables)
+              if tuple(shape) == (vectors.shape[0] + 1, 8)]
+    assert len(tables) == 1 and tables[0].dtype == np.float16
+    np.testing.assert_allclose(tables[0][1:], vectors, atol=1e-3)
+    assert not tables[0][0].any()  # row 0: padding and unknown words
+
+    # A second student on the same vocabulary reads the cache instead of the encoder.
+    from trainer.student.config import StudentConfig
+    from trainer.student.task import load_word_vectors
+
+    config = StudentConfig.from_dict({**fn_args.custom_config["student"],
+                                      "word_vectors_preset": "/no/such/preset"})
+    with pytest.raises(Exception):  # another preset is another cache entry: not found
+        load_word_vectors(config, tft.TFTransformOutput(fn_args.transform_output))
+    again = load_word_vectors(StudentConfig.from_dict(fn_args.custom_config["student"]),
+                              tft.TFTransformOutput(fn_args.transform_output))
+    np.testing.assert_array_equal(again, vectors)
 
 
 def test_serving_examples_signature_and_beats_majority(trained):

@@ -18,6 +18,8 @@ Outputs (all dense; `F` = `text_features.NUM_LEXICAL_FIELDS`, field order
 | query_term_coverage     | float32 | [F]                           |
 | query_length            | float32 | [1]                           |
 | query_corpus_word_ids   | int64   | [MAX_QUERY_TOKENS], -1 = none |
+| query_vector_word_ids   | int64   | [MAX_QUERY_TOKENS], 0 = none  |
+| item_vector_word_ids    | int64   | [MAX_ITEM_VECTOR_WORDS], 0 = none |
 
 Serving cost (the graph runs inside the student's serving signature, one query x N
 candidates): query-side work runs once per distinct query of the batch and is gathered
@@ -29,7 +31,11 @@ that still get the punctuation regex); vocabulary tables are built outside
 the traced function, so they are initialised once when the model loads, not per call.
 
 `query_corpus_word_ids` exists so that the `corpus_word_counts` vocabulary (read by the
-teacher through `TFTransformOutput.vocabulary_file_by_name`) is always computed.
+teacher through `TFTransformOutput.vocabulary_file_by_name`) is always computed. The
+`*_vector_word_ids` are the same vocabulary's line numbers + 1 of the query's words and
+of the item's first words (fields in embedding order), 0 for padding and for words
+outside the vocabulary: the rows of the student's distilled word-vector table
+(`trainer.student.word_vectors`).
 
 Never reads `grade` or pseudo-label features: unlabeled rows do not have them.
 
@@ -114,17 +120,11 @@ def _query_idf(
     return tx.bm25_idf(tf.cast(document_frequency, tf.float32), num_documents)
 
 
-def _query_corpus_word_ids(query_tokens: tf.Tensor, all_words: tf.Tensor) -> tf.Tensor:
-    vocabulary_path = tft.vocabulary(
-        all_words,
-        top_k=tx.CORPUS_WORD_COUNTS_TOP_K,
-        vocab_filename=tx.CORPUS_WORD_COUNTS_VOCABULARY,
-        store_frequency=True,
-    )
-    ids = tft.apply_vocabulary(
-        query_tokens, vocabulary_path, lookup_fn=_lookup_words_in_count_file
-    )
-    return tf.where(query_tokens == "", tf.constant(-1, tf.int64), ids)
+def _corpus_word_ids(dense_words: tf.Tensor, vocabulary_path) -> tf.Tensor:
+    """Line number of each word in the corpus vocabulary; -1 for padding ("") and
+    words outside it."""
+    ids = tft.apply_vocabulary(dense_words, vocabulary_path, lookup_fn=_lookup_words_in_count_file)
+    return tf.where(dense_words == "", tf.constant(-1, tf.int64), ids)
 
 
 def _fixed_width(tensor: tf.Tensor, width: int) -> tf.Tensor:
@@ -195,9 +195,13 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         query_tokens, tokens.flat_values, item_rows, tf.reshape(texts, [-1, num_fields])[:, 0]
     )
     row_query_words = tf.gather(query_ragged, query_of_row).flat_values
-    corpus_word_ids = _query_corpus_word_ids(
-        query_tokens, tf.concat([row_query_words, tokens.flat_values], axis=0)
+    corpus_vocabulary = tft.vocabulary(
+        tf.concat([row_query_words, tokens.flat_values], axis=0),
+        top_k=tx.CORPUS_WORD_COUNTS_TOP_K,
+        vocab_filename=tx.CORPUS_WORD_COUNTS_VOCABULARY,
+        store_frequency=True,
     )
+    corpus_word_ids = _corpus_word_ids(query_tokens, corpus_vocabulary)
 
     def per_row(query_feature):
         return tf.gather(query_feature, query_of_row)
@@ -216,6 +220,9 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     item_word_fingerprints = item_words.to_tensor(
         default_value=tx.NO_TOKEN, shape=[None, (tx.MAX_ITEM_WORD_NGRAMS + 1) // 2]
     )
+    item_vector_words = tf.RaggedTensor.from_row_splits(
+        tokens.flat_values, tokens.row_splits[::num_fields], validate=False
+    ).to_tensor(default_value="", shape=[None, tx.MAX_ITEM_VECTOR_WORDS])
     # Character n-grams: query and title only (the bulk of their signal, a fraction of
     # the per-character work of all item text).
     title = tx.remove_ascii_punctuation(
@@ -236,4 +243,9 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         tx.QUERY_TERM_COVERAGE: _fixed_width(coverage, tx.NUM_LEXICAL_FIELDS),
         tx.QUERY_LENGTH: _fixed_width(per_row(query_length), 1),
         tx.QUERY_CORPUS_WORD_IDS: _fixed_width(per_row(corpus_word_ids), tx.MAX_QUERY_TOKENS),
+        # Line number + 1: row 0 of the word-vector table is "no vector".
+        tx.QUERY_VECTOR_WORD_IDS: _fixed_width(per_row(corpus_word_ids) + 1, tx.MAX_QUERY_TOKENS),
+        tx.ITEM_VECTOR_WORD_IDS: _fixed_width(
+            _corpus_word_ids(item_vector_words, corpus_vocabulary) + 1, tx.MAX_ITEM_VECTOR_WORDS
+        ),
     }

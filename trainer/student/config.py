@@ -42,6 +42,15 @@ class StudentConfig:
     min_teacher_spread: float = 0.0
     shuffle_buffer: int = 10000
     seed: int = 42
+    # Word vectors distilled from this pretrained encoder preset ("" = none; the
+    # pipeline sets it to the teacher's preset when that is pretrained), reduced to
+    # `word_vector_dims`, frozen unless `word_vectors_trainable`. See
+    # trainer.student.word_vectors. They are cached beside the presets, in
+    # `preset_cache_dir` ("" = trainer.teacher.presets.cache.default_cache_dir()).
+    word_vectors_preset: str = ""
+    word_vector_dims: int = 128
+    word_vectors_trainable: bool = False
+    preset_cache_dir: str = ""
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-friendly dict (tuples become lists)."""

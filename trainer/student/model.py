@@ -3,16 +3,24 @@
 Small on purpose: two shared embedding tables (word and character n-grams), mean pooling
 over the real (non-padding) ids, a shared projection, a handful of query/item interactions and a two-layer MLP.
 It scores a few hundred candidates in a few milliseconds on CPU.
+
+With distilled word vectors (`trainer.student.word_vectors`), a third, multilingual view
+joins them: the query's and the item's word vectors (`WordVectorTable`), their pooled
+cosine and product, and a soft term match (each query word's best cosine over the
+item's words, averaged, and the largest), beside the share of query words that have a
+vector. Words without one fall back to the hashed n-grams, which stay in the model.
 """
 
-from typing import Dict
+from typing import Dict, Optional
 
 import keras
+import numpy as np
 from keras import ops
 
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.pooled_embedding import MeanPooledEmbedding
+from trainer.student.word_vector_table import WordVectorTable
 
 # Transform outputs the model reads, with their widths.
 MODEL_INPUT_WIDTHS = {
@@ -24,29 +32,65 @@ MODEL_INPUT_WIDTHS = {
     tx.QUERY_TERM_COVERAGE: tx.NUM_LEXICAL_FIELDS,
     tx.QUERY_LENGTH: 1,
 }
-_ID_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.ITEM_WORD_IDS, tx.ITEM_CHAR_IDS)
+# Read only by a student with word vectors.
+WORD_VECTOR_INPUT_WIDTHS = {
+    tx.QUERY_VECTOR_WORD_IDS: tx.MAX_QUERY_TOKENS,
+    tx.ITEM_VECTOR_WORD_IDS: tx.MAX_ITEM_VECTOR_WORDS,
+}
+_ID_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.ITEM_WORD_IDS, tx.ITEM_CHAR_IDS,
+              *WORD_VECTOR_INPUT_WIDTHS)
 # Inputs that depend on the query only: at serving time they are encoded once per
 # distinct query (see `encode_queries_once`), not once per candidate.
-QUERY_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS)
+QUERY_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.QUERY_VECTOR_WORD_IDS)
 QUERY_ENCODER = "query_encoder"
 CANDIDATE_SCORER = "candidate_scorer"
 # Outputs of the query encoder, inputs of the candidate scorer.
 _QUERY_ENCODINGS = ("query_word_vector", "query_char_vector", "query_vector")
+_QUERY_WORD_VECTORS = "query_word_vectors"  # [Q, dims] per word, with word vectors only
 
 
-def select_model_inputs(transformed: Dict) -> Dict:
-    """Keeps the Transform outputs the model consumes (drops e.g. teacher-only ones)."""
-    return {name: transformed[name] for name in MODEL_INPUT_WIDTHS}
+def select_model_inputs(transformed: Dict, model: keras.Model) -> Dict:
+    """Keeps the Transform outputs `model` consumes (drops e.g. teacher-only ones)."""
+    return {name: transformed[name] for name in model.input}
 
 
-def _input(name, width=None):
-    if width is None:
-        width = MODEL_INPUT_WIDTHS[name]
+def _input(name):
+    width = {**MODEL_INPUT_WIDTHS, **WORD_VECTOR_INPUT_WIDTHS}[name]
     return keras.Input(shape=(width,), dtype="int64" if name in _ID_INPUTS else "float32", name=name)
 
 
-def build_student_model(config: StudentConfig, num_grades: int) -> keras.Model:
+def _word_vector_features(query_vectors, item_vectors, query_length):
+    """Interactions of `[B, Q, d]` query and `[B, L, d]` item word vectors (unit rows,
+    zero rows for words without a vector) -> `[B, d + 4]`."""
+    def pooled(vectors):
+        known = ops.cast(ops.any(ops.not_equal(vectors, 0.0), axis=-1), "float32")
+        mean = ops.sum(vectors, axis=1) / ops.maximum(ops.sum(known, axis=1, keepdims=True), 1.0)
+        return ops.normalize(mean, axis=-1), known
+
+    query, query_known = pooled(query_vectors)
+    item, _ = pooled(item_vectors)
+    # Each query word's best match among the item's words (cosines of unit rows).
+    best_match = ops.max(ops.einsum("bqd,bld->bql", query_vectors, item_vectors), axis=2)
+    num_known = ops.sum(query_known, axis=1, keepdims=True)
+    mean_best = ops.sum(best_match * query_known, axis=1, keepdims=True) / ops.maximum(
+        num_known, 1.0)
+    top_best = ops.max(best_match * query_known - (1.0 - query_known), axis=1, keepdims=True)
+    return ops.concatenate([
+        query * item,
+        ops.sum(query * item, axis=-1, keepdims=True),
+        mean_best,
+        ops.maximum(top_best, 0.0),
+        num_known / ops.maximum(query_length, 1.0),
+    ], axis=-1)
+
+
+def build_student_model(config: StudentConfig, num_grades: int,
+                        word_vectors: Optional[np.ndarray] = None) -> keras.Model:
     """Builds the (uncompiled) student; it outputs grade **logits** `[B, G]`.
+
+    `word_vectors` (`[V, d]`, row i for Transform's word id i + 1; see
+    `trainer.student.word_vectors`) adds the word-vector view and its two inputs;
+    frozen unless `config.word_vectors_trainable`.
 
     The model is `candidate_scorer(query_encoder(query inputs), other inputs)`; both parts
     are nested models (`get_layer(QUERY_ENCODER)`, `get_layer(CANDIDATE_SCORER)`) so that
@@ -60,6 +104,10 @@ def build_student_model(config: StudentConfig, num_grades: int) -> keras.Model:
     ...          for name, width in MODEL_INPUT_WIDTHS.items()}
     >>> model(batch).shape
     TensorShape([3, 5])
+    >>> with_vectors = build_student_model(StudentConfig(embedding_dim=8), 5,
+    ...                                    word_vectors=np.eye(4, 3, dtype="float32"))
+    >>> sorted(set(with_vectors.input) - set(model.input))
+    ['item_vector_word_ids', 'query_vector_word_ids']
     """
     # Query and item share tables and projection so that their vectors live in one
     # space and the interactions below compare like with like.
@@ -77,24 +125,28 @@ def build_student_model(config: StudentConfig, num_grades: int) -> keras.Model:
         combined = projection(ops.concatenate([word_vector, char_vector], axis=-1))
         return word_vector, char_vector, combined
 
-    query_inputs = {name: _input(name) for name in QUERY_INPUTS}
-    query_encoder = keras.Model(
-        inputs=query_inputs,
-        outputs=dict(
-            zip(
-                _QUERY_ENCODINGS,
-                encode(query_inputs[tx.QUERY_WORD_IDS], query_inputs[tx.QUERY_CHAR_IDS]),
-            )
-        ),
-        name=QUERY_ENCODER,
-    )
+    input_names = list(MODEL_INPUT_WIDTHS)
+    table = None
+    if word_vectors is not None:
+        input_names += list(WORD_VECTOR_INPUT_WIDTHS)
+        table = WordVectorTable(word_vectors, trainable=config.word_vectors_trainable,
+                                name="word_vectors")
 
-    scorer_inputs = {
-        name: _input(name) for name in MODEL_INPUT_WIDTHS if name not in QUERY_INPUTS
-    }
+    query_inputs = {name: _input(name) for name in QUERY_INPUTS if name in input_names}
+    query_outputs = dict(zip(
+        _QUERY_ENCODINGS,
+        encode(query_inputs[tx.QUERY_WORD_IDS], query_inputs[tx.QUERY_CHAR_IDS]),
+    ))
+    encoding_shapes = {name: (config.embedding_dim,) for name in _QUERY_ENCODINGS}
+    if table is not None:
+        query_outputs[_QUERY_WORD_VECTORS] = table(query_inputs[tx.QUERY_VECTOR_WORD_IDS])
+        encoding_shapes[_QUERY_WORD_VECTORS] = (tx.MAX_QUERY_TOKENS, table.dims)
+    query_encoder = keras.Model(inputs=query_inputs, outputs=query_outputs, name=QUERY_ENCODER)
+
+    scorer_inputs = {name: _input(name) for name in input_names if name not in QUERY_INPUTS}
     encodings = {
-        name: keras.Input(shape=(config.embedding_dim,), dtype="float32", name=name)
-        for name in _QUERY_ENCODINGS
+        name: keras.Input(shape=shape, dtype="float32", name=name)
+        for name, shape in encoding_shapes.items()
     }
     query_word, query_char, query = (encodings[name] for name in _QUERY_ENCODINGS)
     item_word, item_char, item = encode(
@@ -104,8 +156,14 @@ def build_student_model(config: StudentConfig, num_grades: int) -> keras.Model:
     def cosine(a, b):
         return keras.layers.Dot(axes=1, normalize=True)([a, b])
 
+    word_vector_features = []
+    if table is not None:
+        word_vector_features = [_word_vector_features(
+            encodings[_QUERY_WORD_VECTORS], table(scorer_inputs[tx.ITEM_VECTOR_WORD_IDS]),
+            scorer_inputs[tx.QUERY_LENGTH])]
     features = ops.concatenate(
         [
+            *word_vector_features,
             query,
             item,
             query * item,
@@ -129,8 +187,8 @@ def build_student_model(config: StudentConfig, num_grades: int) -> keras.Model:
         inputs={**scorer_inputs, **encodings}, outputs=logits, name=CANDIDATE_SCORER
     )
 
-    inputs = {name: _input(name) for name in MODEL_INPUT_WIDTHS}
-    encoded = query_encoder({name: inputs[name] for name in QUERY_INPUTS})
+    inputs = {name: _input(name) for name in input_names}
+    encoded = query_encoder({name: inputs[name] for name in query_inputs})
     outputs = scorer({**{name: inputs[name] for name in scorer_inputs}, **encoded})
     return keras.Model(inputs=inputs, outputs=outputs, name="relevance_student")
 
@@ -154,9 +212,11 @@ def encode_queries_once(model: keras.Model, features: Dict, query_of_row):
     first_row = tf.math.unsorted_segment_min(
         tf.range(tf.size(query_of_row)), query_of_row, num_queries
     )
-    encoded = model.get_layer(QUERY_ENCODER)(
-        {name: tf.gather(features[name], first_row) for name in QUERY_INPUTS}, training=False
+    query_encoder = model.get_layer(QUERY_ENCODER)
+    encoded = query_encoder(
+        {name: tf.gather(features[name], first_row) for name in query_encoder.input},
+        training=False,
     )
     scorer_inputs = {name: value for name, value in features.items() if name not in QUERY_INPUTS}
-    scorer_inputs.update({name: tf.gather(encoded[name], query_of_row) for name in _QUERY_ENCODINGS})
+    scorer_inputs.update({name: tf.gather(value, query_of_row) for name, value in encoded.items()})
     return model.get_layer(CANDIDATE_SCORER)(scorer_inputs, training=False)

@@ -30,7 +30,9 @@ from trainer.student.model import (
     encode_queries_once,
     select_model_inputs,
 )
+from trainer.student import text_features
 from trainer.student.transform_inputs import TransformInputAdapter
+from trainer.student.word_vectors import cached_word_vectors
 
 CONFIG_FILENAME = "student_config.json"
 # Upper bound of the teacher contrast: a teacher whose outputs differ only by float
@@ -98,6 +100,7 @@ def make_dataset(
     file_patterns: List[str],
     tft_layer,
     adapter: TransformInputAdapter,
+    model: keras.Model,
     num_grades: int,
     batch_size: int,
     shuffle_buffer: int = 0,
@@ -117,7 +120,7 @@ def make_dataset(
         raw = raw_features_from_examples(serialized)
         transformed = tft_layer(adapter(raw))
         soft_label, grade = parse_labels(serialized, num_grades)
-        return select_model_inputs(transformed), pack_targets(soft_label, grade, num_grades)
+        return select_model_inputs(transformed, model), pack_targets(soft_label, grade, num_grades)
 
     return dataset.map(to_features_and_targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE
@@ -135,7 +138,7 @@ def make_predict_fn(model: keras.Model, tft_layer, adapter: TransformInputAdapte
     def predict(raw):
         transformed = tft_layer(adapter(raw))
         _, query_of_row = tf.unique(raw[contract.QUERY])
-        logits = encode_queries_once(model, select_model_inputs(transformed), query_of_row)
+        logits = encode_queries_once(model, select_model_inputs(transformed, model), query_of_row)
         return tf.nn.softmax(logits, axis=-1)
 
     return predict
@@ -155,6 +158,26 @@ def steps_per_epoch_of(config: StudentConfig, trainer_train_steps: Optional[int]
     return max(1, math.ceil(train_steps / config.epochs)) if train_steps else None
 
 
+def load_word_vectors(config: StudentConfig, tft_output):
+    """The distilled word vectors of the Transform's corpus vocabulary, or None when
+    `config.word_vectors_preset` is empty."""
+    if not config.word_vectors_preset:
+        logging.info("Student without word vectors (no word_vectors_preset)")
+        return None
+    from trainer.teacher.presets.cache import default_cache_dir
+
+    vocabulary = tft_output.vocabulary_file_by_name(text_features.CORPUS_WORD_COUNTS_VOCABULARY)
+    if not vocabulary:
+        raise ValueError("the Transform output has no corpus_word_counts vocabulary to "
+                         "distil word vectors for")
+    preset_cache_dir = config.preset_cache_dir or None
+    return cached_word_vectors(
+        vocabulary, config.word_vectors_preset, config.word_vector_dims,
+        cache_dir=config.preset_cache_dir or default_cache_dir(),
+        preset_cache_dir=preset_cache_dir, progress=logging.info,
+    )
+
+
 def run_fn(fn_args) -> None:
     """Trains the student on the pseudo-labeled corpus and exports it for serving."""
     custom_config = fn_args.custom_config or {}
@@ -167,14 +190,15 @@ def run_fn(fn_args) -> None:
     tft_layer = tft_output.transform_features_layer()
     adapter = TransformInputAdapter(tft_output.raw_feature_spec())
 
+    model = build_student_model(config, num_grades, load_word_vectors(config, tft_output))
     steps_per_epoch = steps_per_epoch_of(config, fn_args.train_steps)
     eval_steps = fn_args.eval_steps or None
     train_dataset = make_dataset(
-        fn_args.train_files, tft_layer, adapter, num_grades, config.batch_size,
+        fn_args.train_files, tft_layer, adapter, model, num_grades, config.batch_size,
         shuffle_buffer=config.shuffle_buffer, seed=config.seed, repeat=steps_per_epoch is not None,
     )
     eval_dataset = make_dataset(
-        fn_args.eval_files, tft_layer, adapter, num_grades, config.batch_size,
+        fn_args.eval_files, tft_layer, adapter, model, num_grades, config.batch_size,
         repeat=bool(eval_steps),
     )
 
@@ -184,7 +208,6 @@ def run_fn(fn_args) -> None:
         contrast = teacher_contrast(spread, config.min_teacher_spread)
         logging.info("Teacher log-probability spread %.4f nats: contrast %.2f", spread, contrast)
 
-    model = build_student_model(config, num_grades)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=DistillationLoss(

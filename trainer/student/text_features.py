@@ -28,6 +28,8 @@ BM25 = "bm25"
 QUERY_TERM_COVERAGE = "query_term_coverage"
 QUERY_LENGTH = "query_length"
 QUERY_CORPUS_WORD_IDS = "query_corpus_word_ids"
+QUERY_VECTOR_WORD_IDS = "query_vector_word_ids"
+ITEM_VECTOR_WORD_IDS = "item_vector_word_ids"
 
 # BM25 / coverage columns: one per item text field, plus all item text together.
 ALL_ITEM_TEXT = "all_item_text"
@@ -38,9 +40,11 @@ NUM_LEXICAL_FIELDS = len(LEXICAL_FIELDS)
 DOCUMENT_FREQUENCY_VOCABULARY = "item_document_frequency"
 DOCUMENT_FREQUENCY_TOP_K = 500000
 
-# Vocabulary the teacher learns its subword vocabulary from ("<count> <word>" lines).
+# Vocabulary the teacher learns its subword vocabulary from and the student's word
+# vectors are distilled for ("<count> <word>" lines, most frequent first). The cap
+# bounds the word-vector table (trainer.student.word_vectors.table_megabytes).
 CORPUS_WORD_COUNTS_VOCABULARY = "corpus_word_counts"
-CORPUS_WORD_COUNTS_TOP_K = 50000
+CORPUS_WORD_COUNTS_TOP_K = 200_000
 
 # Fixed widths; longer inputs are truncated, shorter ones padded with id 0.
 MAX_QUERY_TOKENS = 16
@@ -48,6 +52,8 @@ MAX_QUERY_WORD_NGRAMS = 32
 MAX_QUERY_CHAR_NGRAMS = 64
 MAX_ITEM_WORD_NGRAMS = 64
 MAX_ITEM_CHAR_NGRAMS = 64
+# Item words (fields in embedding order) looked up in the word-vector table.
+MAX_ITEM_VECTOR_WORDS = 64
 # BM25 term frequencies are counted in the first tokens of a field only: it bounds the
 # [B, query, field] comparison cost at serving time; field length still uses all tokens.
 MAX_FIELD_TOKENS_FOR_MATCHING = 32

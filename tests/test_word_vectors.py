@@ -1,0 +1,73 @@
+"""Word vectors distilled for the student: PCA, the table, the interaction features."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainer.student import text_features as tx
+from trainer.student.config import StudentConfig
+from trainer.student.model import MODEL_INPUT_WIDTHS, build_student_model, encode_queries_once
+from trainer.student.model import _word_vector_features
+from trainer.student.word_vectors import principal_axes, table_megabytes
+
+
+def test_principal_axes_keep_the_directions_of_largest_variance():
+    rng = np.random.default_rng(0)
+    # Variance 100 along axis 0, 1 elsewhere: the first component is axis 0.
+    data = rng.normal(size=(500, 6)) * np.array([10.0, 1, 1, 1, 1, 1])
+    reduced = principal_axes(data, 1)
+    assert reduced.shape == (500, 1)
+    # One unit dimension: each row's side of the axis, which is axis 0 (up to sign).
+    agreement = np.mean(reduced[:, 0] == np.sign(data[:, 0] - data[:, 0].mean()))
+    assert max(agreement, 1 - agreement) > 0.95
+    with pytest.raises(ValueError, match="dimensions need at least"):
+        principal_axes(data[:3], 4)
+
+
+def test_table_size_at_the_vocabulary_cap_fits_the_budget():
+    assert table_megabytes(tx.CORPUS_WORD_COUNTS_TOP_K, StudentConfig().word_vector_dims) / 2 < 100
+
+
+def test_soft_match_finds_a_translation_that_shares_no_token():
+    # Words 1 and 2 ("dog", "perro") share a vector; word 3 is unrelated.
+    dog, cat = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    query = tf.constant([[dog, [0, 0]]], tf.float32)  # one query word, one padding
+    translated = tf.constant([[dog, cat, [0, 0]]], tf.float32)
+    unrelated = tf.constant([[cat, cat, [0, 0]]], tf.float32)
+    length = tf.constant([[1.0]])
+    match = _word_vector_features(query, translated, length).numpy()[0]
+    no_match = _word_vector_features(query, unrelated, length).numpy()[0]
+    # [query * item (2), pooled cosine, mean best, top best, known share]
+    assert match[3] == pytest.approx(1.0) and no_match[3] == pytest.approx(0.0)
+    assert match[4] == pytest.approx(1.0) and match[5] == pytest.approx(1.0)
+    assert match[2] > no_match[2]
+
+
+def test_model_with_word_vectors_encodes_each_query_once_with_the_same_result():
+    vectors = np.random.default_rng(1).normal(size=(20, 4)).astype("float32")
+    model = build_student_model(StudentConfig(embedding_dim=8, dropout=0.0), 5, vectors)
+    rng = np.random.default_rng(2)
+    rows = 6
+    features = {
+        name: rng.integers(0, 20, size=(rows, width)).astype("int64")
+        if name in model.input and "ids" in name else rng.random((rows, width)).astype("float32")
+        for name, width in {**MODEL_INPUT_WIDTHS, tx.QUERY_VECTOR_WORD_IDS: tx.MAX_QUERY_TOKENS,
+                            tx.ITEM_VECTOR_WORD_IDS: tx.MAX_ITEM_VECTOR_WORDS}.items()
+    }
+    query_of_row = np.array([0, 0, 0, 1, 1, 1])
+    for name in (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.QUERY_VECTOR_WORD_IDS):
+        features[name] = features[name][query_of_row * 3]  # same query within a group
+    features[tx.QUERY_LENGTH] = np.full((rows, 1), 3.0, "float32")
+    features = {name: tf.constant(value) for name, value in features.items()}
+    direct = model(features, training=False).numpy()
+    once = encode_queries_once(model, features, query_of_row).numpy()
+    np.testing.assert_allclose(once, direct, rtol=1e-5, atol=1e-5)
+    assert not model.get_layer("query_encoder").get_layer("word_vectors").trainable
+
+
+def test_trainable_word_vectors_are_float32_and_learn():
+    vectors = np.eye(5, 3, dtype="float32")
+    config = StudentConfig(embedding_dim=4, word_vectors_trainable=True)
+    model = build_student_model(config, 5, vectors)
+    table = model.get_layer("query_encoder").get_layer("word_vectors")
+    assert table.trainable and table.vectors.dtype == "float32"

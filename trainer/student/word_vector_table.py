@@ -1,0 +1,59 @@
+"""The distilled word vectors as a table inside the student (core TF ops only)."""
+
+from typing import Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class WordVectorTable(keras.layers.Layer):
+    """`[B, L]` word ids (row + 1 of `vectors`, 0 = none) -> `[B, L, dim]` float32 vectors.
+
+    Row 0 is all zeros: padding and words outside the vocabulary get no vector, so
+    pooling and similarity over them give 0 and the hashed n-grams carry those words.
+    A frozen table is stored in float16 (half the SavedModel; the vectors are unit rows
+    from a PCA, far coarser than float16's precision) and cast after the gather; a
+    trainable one in float32.
+
+    Example:
+
+    >>> import numpy as np
+    >>> table = WordVectorTable(np.array([[0.6, 0.8], [1.0, 0.0]], "float32"))
+    >>> vectors = table(np.array([[2, 0, 1]])).numpy()
+    >>> [[round(float(value), 2) for value in word] for word in vectors[0]]
+    [[1.0, 0.0], [0.0, 0.0], [0.6, 0.8]]
+    """
+
+    def __init__(self, vectors: Optional[np.ndarray] = None, num_words: int = 0,
+                 dims: int = 0, trainable: bool = False, **kwargs):
+        super().__init__(trainable=trainable, **kwargs)
+        if vectors is not None:
+            num_words, dims = vectors.shape
+        self.num_words, self.dims = int(num_words), int(dims)
+        self._initial = vectors
+
+    def build(self, input_shape):
+        storage = "float32" if self.trainable else "float16"
+        initial = np.zeros((self.num_words + 1, self.dims), "float32")
+        if self._initial is not None:
+            initial[1:] = self._initial
+        self.vectors = self.add_weight(
+            shape=initial.shape, dtype=storage, trainable=self.trainable, name="vectors",
+            initializer="zeros",
+        )
+        self.vectors.assign(initial.astype(storage))
+        self._initial = None  # the weights hold them now; do not keep a second copy
+
+    def call(self, ids):
+        vectors = tf.gather(self.vectors, ids)
+        if self.vectors.dtype != tf.float32:
+            vectors = tf.cast(vectors, tf.float32)
+        # A trainable table may move row 0: padding must stay "no vector".
+        return vectors * tf.cast(ids > 0, tf.float32)[..., None]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "num_words": self.num_words, "dims": self.dims}
