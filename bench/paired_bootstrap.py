@@ -24,7 +24,7 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
-from relevance import contract, metrics  # noqa: E402
+from relevance import bootstrap, contract, metrics  # noqa: E402
 from relevance.evaluate import (  # noqa: E402
     _baseline_predictions, load_labeled_records, score_with_saved_model,
 )
@@ -35,24 +35,17 @@ NDCG_CUTOFF = 10
 
 def per_query_ndcg(records: List[dict], probabilities: np.ndarray) -> Dict[Tuple[str, str], float]:
     """{(language, query id): nDCG@10 of the expected grade} over queries with two or
-    more distinct grades."""
-    grades = np.asarray([r[contract.GRADE] for r in records])
-    keys = np.asarray([f"{r[contract.LANGUAGE] or 'und'}\t{r[contract.QUERY_ID]}" for r in records])
-    scores = metrics.expected_grade(probabilities)
-    values = {}
-    for key in np.unique(keys):
-        rows = keys == key
-        if len(np.unique(grades[rows])) >= 2:
-            language, query_id = key.split("\t", 1)
-            values[(language, query_id)] = metrics.ndcg_for_query(grades[rows], scores[rows], NDCG_CUTOFF)
-    return values
+    more distinct grades, sorted by language then query id."""
+    keys = [f"{r[contract.LANGUAGE] or 'und'}\t{r[contract.QUERY_ID]}" for r in records]
+    values = metrics.ndcg_by_query([r[contract.GRADE] for r in records],
+                                   metrics.expected_grade(probabilities), keys, NDCG_CUTOFF)
+    return {tuple(key.split("\t", 1)): values[key] for key in sorted(values)}
 
 
 def paired_bootstrap(model: np.ndarray, baseline: np.ndarray, resamples: int, seed: int = 0) -> dict:
     """Mean difference (model - baseline) of paired per-query values, with its spread."""
     differences = model - baseline
-    rng = np.random.default_rng(seed)
-    means = differences[rng.integers(0, len(differences), (resamples, len(differences)))].mean(axis=1)
+    means = bootstrap.paired_bootstrap_differences(model, baseline, resamples, seed)
     return {
         "queries": int(len(differences)),
         "model": round(float(model.mean()), 4),

@@ -14,6 +14,7 @@ import dataclasses
 import os
 from typing import Any, Dict, List, Optional
 
+from pipeline.evaluation import gate_settings
 from relevance import contract
 
 DEFAULT_PIPELINE_NAME = "search-relevance"
@@ -51,9 +52,13 @@ class PipelineConfig:
             of the student's training data, for the `label_source=pseudo` slice.
         gate_metrics: metrics the validation gate compares (higher is better).
         student_tolerance: the student must be within this of the teacher on each gate
-            metric (held-out human grades).
+            metric (held-out human grades), or within `gate_z` standard errors of the
+            difference when that is wider (docs/evaluation.md, "The validation gate").
         pushed_tolerance: the student may be at most this worse than the model pushed
             last on each gate metric.
+        gate_z: how many paired bootstrap standard errors of student - teacher the
+            tolerance widens to; 0 keeps it at `student_tolerance`.
+        gate_resamples: paired bootstrap resamples of the eval queries (fixed seed).
         beam_pipeline_args: e.g. ["--runner=DataflowRunner", ...]; DirectRunner by default.
         enable_cache: reuse results of components whose inputs did not change.
     """
@@ -79,9 +84,12 @@ class PipelineConfig:
     caption_image_root: str = ""
     min_student_accuracy: float = 0.0
     pseudo_eval_percent: float = 10.0
-    gate_metrics: List[str] = dataclasses.field(default_factory=lambda: ["accuracy", "ndcg@10"])
-    student_tolerance: float = 0.05
+    gate_metrics: List[str] = dataclasses.field(
+        default_factory=lambda: list(gate_settings.DEFAULT_GATE_METRICS))
+    student_tolerance: float = gate_settings.DEFAULT_STUDENT_TOLERANCE
     pushed_tolerance: float = 0.0
+    gate_z: float = gate_settings.DEFAULT_GATE_Z
+    gate_resamples: int = gate_settings.DEFAULT_GATE_RESAMPLES
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
 

@@ -163,26 +163,38 @@ def ndcg_for_query(grades, scores, k: int) -> Optional[float]:
     return _dcg(gains[order], k) / ideal
 
 
-def mean_ndcg(grades, scores, query_ids, k: int) -> Tuple[Optional[float], int]:
-    """Mean nDCG@k over queries with at least two distinct grades, and their number."""
+def ndcg_by_query(grades, scores, query_ids, k: int) -> Dict[object, float]:
+    """{query id: nDCG@k} of each query with at least two distinct grades (the queries
+    `mean_ndcg` averages over), in order of first appearance.
+
+    Example:
+        >>> values = ndcg_by_query([3, 1, 2, 2, 2], [0.2, 0.9, 0.5, 0.1, 0.3], list("qqqrr"), 3)
+        >>> {query: round(value, 4) for query, value in values.items()}
+        {'q': 0.5869}
+    """
     grades = np.asarray(grades)
     scores = np.asarray(scores, dtype=np.float64)
-    values = []
-    for rows in _rows_by_query(query_ids):
-        if len(np.unique(grades[rows])) < 2:
-            continue
-        values.append(ndcg_for_query(grades[rows], scores[rows], k))
+    values = {}
+    for query, rows in rows_by_query(query_ids).items():
+        if len(np.unique(grades[rows])) >= 2:
+            values[query] = ndcg_for_query(grades[rows], scores[rows], k)
+    return values
+
+
+def mean_ndcg(grades, scores, query_ids, k: int) -> Tuple[Optional[float], int]:
+    """Mean nDCG@k over queries with at least two distinct grades, and their number."""
+    values = list(ndcg_by_query(grades, scores, query_ids, k).values())
     if not values:
         return None, 0
     return float(np.mean(values)), len(values)
 
 
-def _rows_by_query(query_ids) -> List[np.ndarray]:
-    """Row indices of each query, queries in order of first appearance."""
+def rows_by_query(query_ids) -> Dict[object, np.ndarray]:
+    """{query id: its row indices}, queries in order of first appearance."""
     groups: Dict[object, list] = {}
     for row, query in enumerate(np.asarray(query_ids, dtype=object).tolist()):
         groups.setdefault(query, []).append(row)
-    return [np.asarray(rows) for rows in groups.values()]
+    return {query: np.asarray(rows) for query, rows in groups.items()}
 
 
 def calibration_curve(

@@ -175,3 +175,21 @@ def test_the_demo_gates_with_a_wider_student_tolerance_than_run():
     assert run.student_tolerance == 0.05
     explicit = parser.parse_args(["demo", "--workdir", "w", "--student-tolerance", "0.02"])
     assert explicit.student_tolerance == 0.02
+
+
+def test_gate_z_and_resamples_flags_reach_the_config():
+    from pipeline.evaluation import gate_settings
+
+    parser = cli.build_parser()
+    # The noise-aware widening is on for every run, the demo included.
+    for argv in (["demo", "--workdir", "w"],
+                 ["run", "--labeled", "l.jsonl", "--unlabeled", "u.csv", "--workdir", "w"]):
+        args = parser.parse_args(argv)
+        assert args.gate_z == gate_settings.DEFAULT_GATE_Z == 1.96
+        assert args.gate_resamples == gate_settings.DEFAULT_GATE_RESAMPLES
+    explicit = parser.parse_args(["demo", "--workdir", "w", "--gate-z", "0",
+                                  "--gate-resamples", "50"])
+    overrides = cli._config_overrides(explicit)
+    assert (overrides["gate_z"], overrides["gate_resamples"]) == (0, 50)
+    assert cli.main(["demo", "--workdir", "w", "--gate-z", "-1"]) == cli.EXIT_USER_ERROR
+    assert cli.main(["demo", "--workdir", "w", "--gate-resamples", "1"]) == cli.EXIT_USER_ERROR

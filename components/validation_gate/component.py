@@ -2,10 +2,14 @@
 
 Inputs: the student and teacher Evaluators' TFMA outputs (the student's also holds the
 previously pushed model's metrics when a baseline was resolved), the PseudoLabeler's
-examples (to fit and score the BM25 floor), the student Model, and optionally the
-previously pushed (latest gate-blessed) Model. It applies `GatePolicy`, writes
-`gate.json` and `report.md` into its blessing, and sets the custom properties Pusher and
-`LatestBlessedModelStrategy` read (`blessed`, `current_model`, `current_model_id`).
+examples (to fit and score the BM25 floor, and for the gate slice's rows), the student
+Model, and optionally the previously pushed (latest gate-blessed) Model. It scores the
+student on the gate slice's eval rows, pairs them with the teacher's predictions the
+PseudoLabeler wrote on those rows (`soft_label`), and applies `GatePolicy` with them: the
+student-vs-teacher tolerance widens to `gate_z` x the paired bootstrap SE of the
+difference (`pipeline.evaluation.gate`). It writes `gate.json` and `report.md` into its
+blessing, and sets the custom properties Pusher and `LatestBlessedModelStrategy` read
+(`blessed`, `current_model`, `current_model_id`).
 """
 
 import os
@@ -13,10 +17,12 @@ import os
 import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import path_utils
 
-from pipeline.evaluation import bm25_eval, gate, gate_report
+from pipeline.evaluation import bm25_eval, gate, gate_report, gate_rows, gate_settings
 from pipeline.evaluation.results import read_evaluation
 from relevance import contract
+from relevance.evaluate import score_with_saved_model
 
 InputArtifact = tfx.dsl.components.InputArtifact
 OutputArtifact = tfx.dsl.components.OutputArtifact
@@ -38,10 +44,12 @@ def ValidationGate(  # noqa: N802 - TFX names the component class after the func
     blessing: OutputArtifact[standard_artifacts.ModelBlessing],
     baseline_model: InputArtifact[standard_artifacts.Model] = None,
     num_grades: Parameter[int] = contract.DEFAULT_NUM_GRADES,
-    gate_metrics: Parameter[str] = ",".join(gate.DEFAULT_GATE_METRICS),
-    student_tolerance: Parameter[float] = 0.05,
+    gate_metrics: Parameter[str] = ",".join(gate_settings.DEFAULT_GATE_METRICS),
+    student_tolerance: Parameter[float] = gate_settings.DEFAULT_STUDENT_TOLERANCE,
     pushed_tolerance: Parameter[float] = 0.0,
     min_student_accuracy: Parameter[float] = 0.0,
+    gate_z: Parameter[float] = gate_settings.DEFAULT_GATE_Z,
+    gate_resamples: Parameter[int] = gate_settings.DEFAULT_GATE_RESAMPLES,
 ):
     """Blesses the student when `pipeline.evaluation.gate.GatePolicy` says so.
 
@@ -58,9 +66,10 @@ def ValidationGate(  # noqa: N802 - TFX names the component class after the func
     """
     models = read_evaluation(student_evaluation.uri, STUDENT, PREVIOUS)
     models[TEACHER] = read_evaluation(teacher_evaluation.uri, TEACHER)[TEACHER]
+    evaluation_rows = bm25_eval.read_examples([_split_pattern(examples, contract.SPLIT_EVAL)])
     models[BM25] = bm25_eval.evaluate_bm25(
         bm25_eval.read_examples([_split_pattern(examples, contract.SPLIT_TRAIN)]),
-        bm25_eval.read_examples([_split_pattern(examples, contract.SPLIT_EVAL)]),
+        evaluation_rows,
         num_grades,
     )
     policy = gate.GatePolicy(
@@ -68,13 +77,20 @@ def ValidationGate(  # noqa: N802 - TFX names the component class after the func
         student_tolerance=student_tolerance,
         pushed_tolerance=pushed_tolerance,
         min_student_accuracy=min_student_accuracy,
+        z=gate_z,
+        resamples=gate_resamples,
     )
+    student_path = path_utils.serving_model_path(
+        model.uri, path_utils.is_old_model_artifact(model))
+    paired = gate_rows.paired_rows(
+        gate_rows.gate_slice_rows(evaluation_rows, policy.gate_slice), num_grades,
+        lambda serialized: score_with_saved_model(student_path, serialized, num_grades))
     if baseline_model is not None and PREVIOUS not in models:
         raise RuntimeError(
             f"a previously pushed model ({baseline_model.uri}) was resolved, but the student "
             "Evaluator has no baseline metrics"
         )
-    decision = policy.decide(models[STUDENT], models[TEACHER], models.get(PREVIOUS))
+    decision = policy.decide(models[STUDENT], models[TEACHER], models.get(PREVIOUS), paired)
     ordered = {name: models[name] for name in (STUDENT, TEACHER, PREVIOUS, BM25) if name in models}
     gate_report.write_gate_report(
         blessing.uri, ordered, decision, num_grades,

@@ -39,6 +39,28 @@ def _bytes(example: tf.train.Example, name: str) -> str:
     return values[0].decode("utf-8", "replace") if values else ""
 
 
+def slice_row(example: tf.train.Example) -> Dict[str, str]:
+    """The slicing columns of an eval row (`pipeline.evaluation.slices.slices_of_row`)."""
+    return {name: _bytes(example, name)
+            for name in (contract.LANGUAGE, contract.LABEL_SOURCE, FIELDS_PRESENT)}
+
+
+def query_key(example: tf.train.Example) -> str:
+    """"label_source/query_id": the query grouping of nDCG, as in the TFMA metric."""
+    return f"{_bytes(example, contract.LABEL_SOURCE)}/{_bytes(example, contract.QUERY_ID)}"
+
+
+def reference_grades(examples: Sequence[tf.train.Example]) -> List[int]:
+    """The `reference_grade` of each row; ValueError when a row has none."""
+    missing = sum(not e.features.feature[REFERENCE_GRADE].int64_list.value for e in examples)
+    if missing:
+        raise ValueError(
+            f"{missing} of {len(examples)} eval rows have no {REFERENCE_GRADE}: the eval "
+            "split must come from the PseudoLabeler"
+        )
+    return [e.features.feature[REFERENCE_GRADE].int64_list.value[0] for e in examples]
+
+
 def metrics_by_slice(
     grades, probabilities, query_keys: Sequence[str], slice_rows: Sequence[dict], num_grades: int
 ) -> ModelMetrics:
@@ -66,22 +88,11 @@ def evaluate_bm25(
 ) -> ModelMetrics:
     """BM25 baseline metrics per slice; rows without a reference grade are not scored."""
     model = fit_bm25_baseline([example_to_record(e) for e in train], num_grades)
-    labeled = [e for e in evaluation if e.features.feature[REFERENCE_GRADE].int64_list.value]
-    if len(labeled) != len(evaluation):
-        raise ValueError(
-            f"{len(evaluation) - len(labeled)} of {len(evaluation)} eval rows have no "
-            f"{REFERENCE_GRADE}: the eval split must come from the PseudoLabeler"
-        )
-    slice_rows = [
-        {name: _bytes(e, name)
-         for name in (contract.LANGUAGE, contract.LABEL_SOURCE, FIELDS_PRESENT)}
-        for e in labeled
-    ]
+    grades = reference_grades(evaluation)
     return metrics_by_slice(
-        [e.features.feature[REFERENCE_GRADE].int64_list.value[0] for e in labeled],
-        model.predict_proba([example_to_record(e) for e in labeled]),
-        [f"{row[contract.LABEL_SOURCE]}/{_bytes(e, contract.QUERY_ID)}"
-         for row, e in zip(slice_rows, labeled)],
-        slice_rows,
+        grades,
+        model.predict_proba([example_to_record(e) for e in evaluation]),
+        [query_key(e) for e in evaluation],
+        [slice_row(e) for e in evaluation],
         num_grades,
     )

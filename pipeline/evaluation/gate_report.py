@@ -1,6 +1,11 @@
 """The gate's record: `gate.json` (every model's metrics per slice, the decision and its
 reasons) and `report.md` (the same as tables), written into the ModelBlessing directory.
 
+Each noise-aware `teacher_tolerance` check (see `pipeline.evaluation.gate`) records the
+tolerance asked, the paired bootstrap SE of student - teacher, z, the effective
+tolerance, and the eval queries and rows the SE is over; report.md shows them as the
+table "Student vs teacher: noise-aware tolerance".
+
 Example:
 >>> import tempfile
 >>> models = {"student": {"overall": {"n": 3, "accuracy": 0.5}}}
@@ -37,10 +42,35 @@ def _table(models: Dict[str, dict], slice_name: str, keys: List[str]) -> List[st
     return lines
 
 
+def _noise_table(decision: dict) -> List[str]:
+    checks = [check for check in decision.get("checks", []) if "standard_error" in check]
+    if not checks:
+        return []
+    lines = ["", "## Student vs teacher: noise-aware tolerance", "",
+             "tolerance = max(tolerance asked, z x SE); SE: paired bootstrap of student - "
+             "teacher over the gate slice's queries"
+             f" ({checks[0]['resamples']} resamples).", "",
+             "| metric | student - teacher | tolerance asked | SE | z | z x SE "
+             "| effective tolerance | queries | rows | passed |",
+             "|---" * 10 + "|"]
+    for check in checks:
+        se = check["standard_error"]
+        difference = (check["student"] - check["teacher"]
+                      if check.get("student") is not None and check.get("teacher") is not None
+                      else None)
+        cells = [check["metric"], _cell(difference), _cell(check["tolerance_asked"]), _cell(se),
+                 f"{check['z']:g}", _cell(check["z"] * se if se is not None else None),
+                 _cell(check["effective_tolerance"]), _cell(check["queries"]),
+                 _cell(check["rows"]), _cell(check["passed"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def _markdown(models: Dict[str, dict], decision: dict, num_grades: int) -> str:
     verdict = "BLESSED" if decision["blessed"] else "NOT BLESSED"
     lines = [f"# Validation gate: {verdict}", ""]
     lines += [f"- {reason}" for reason in decision["reasons"]]
+    lines += _noise_table(decision)
     keys = metrics.metric_keys(num_grades)
     for slice_name, title in ((HUMAN_SLICE, "Held-out human grades"),
                               (OVERALL, "All eval rows (human + held-out pseudo-labels)")):

@@ -66,6 +66,8 @@ def evaluation_components(
         student_tolerance=config.student_tolerance,
         pushed_tolerance=config.pushed_tolerance,
         min_student_accuracy=config.min_student_accuracy,
+        gate_z=config.gate_z,
+        gate_resamples=config.gate_resamples,
     ).with_id(GATE)
     nodes = [latest_pushed, student_evaluator, teacher_evaluator, gate]
     return nodes, gate.outputs["blessing"]
