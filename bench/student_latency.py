@@ -1,8 +1,10 @@
 """In-process latency of the student's `serving_default`: one query x 200 candidates.
 
 With no arguments, trains a tiny student on generated demo data through the real
-Transform (tft_beam) and `trainer.student.task.run_fn`, then times the SavedModel's raw
-signature. `--model DIR` times an existing student SavedModel instead.
+Transform (tft_beam) and `trainer.student.task.run_fn`, with a word-vector table of
+200k words x 128 dimensions (the vocabulary cap; `--word-vector-words 0` for none),
+then times the SavedModel's raw signature and reports its size on disk. `--model DIR`
+times an existing student SavedModel instead.
 
     .venv/bin/python bench/student_latency.py [--model DIR] [--calls 300] [--candidates 200]
     .venv/bin/python bench/student_latency.py --model DIR --profile   # where the time goes
@@ -62,8 +64,37 @@ def _soft_label(grade, rng):
     return (probabilities / probabilities.sum()).tolist()
 
 
-def build_demo_student(work_dir):
-    """Demo data -> canonical examples -> tft_beam Transform -> run_fn; returns the export dir."""
+def _pad_vocabulary_with_word_vectors(transform_dir, num_words, dims, cache_dir):
+    """Grows Transform's corpus vocabulary to `num_words` lines (made-up rare words after
+    the real ones) and caches random unit word vectors for it, as if distilled: the
+    student's table then has the size a 200k-word corpus gives it (cost and size do not
+    depend on the values; distilling 200k real words takes minutes)."""
+    import tensorflow_transform as tft
+
+    from trainer.student import text_features as tx
+    from trainer.student.word_vectors import VECTORS_FILE, cache_key
+    from trainer.teacher.presets.cache import PresetCache
+
+    path = tft.TFTransformOutput(transform_dir).vocabulary_file_by_name(
+        tx.CORPUS_WORD_COUNTS_VOCABULARY)
+    with open(path) as f:
+        lines = f.read().splitlines()
+    lines += [f"1 zz{index:07d}" for index in range(num_words - len(lines))]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    vectors = np.random.default_rng(0).normal(size=(num_words, dims)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    PresetCache(cache_dir).get(cache_key(path, _WORD_VECTOR_SOURCE, dims),
+                               lambda d: np.save(os.path.join(d, VECTORS_FILE), vectors))
+
+
+_WORD_VECTOR_SOURCE = "random-unit-vectors"
+
+
+def build_demo_student(work_dir, word_vector_words=0, word_vector_dims=128):
+    """Demo data -> canonical examples -> tft_beam Transform -> run_fn; returns the export dir.
+
+    `word_vector_words` > 0 gives the student a word-vector table of that many words."""
     import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import metadata_io
@@ -122,6 +153,13 @@ def build_demo_student(work_dir):
         eval_steps=1,
         custom_config={"num_grades": G, "student": {"epochs": 1, "batch_size": 64}},
     )
+    if word_vector_words:
+        cache_dir = os.path.join(work_dir, "word_vector_cache")
+        _pad_vocabulary_with_word_vectors(transform_dir, word_vector_words, word_vector_dims,
+                                          cache_dir)
+        fn_args.custom_config["student"].update(
+            word_vectors_preset=_WORD_VECTOR_SOURCE, word_vector_dims=word_vector_dims,
+            preset_cache_dir=cache_dir)
     run_fn(fn_args)
     return fn_args.serving_model_dir
 
@@ -267,6 +305,10 @@ def main(argv=None):
     parser.add_argument("--model", help="student SavedModel dir (default: train a tiny one)")
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--candidates", type=int, default=200)
+    parser.add_argument("--word-vector-words", type=int, default=200_000,
+                        help="words in the trained student's word-vector table (0: a "
+                             "student without word vectors)")
+    parser.add_argument("--word-vector-dims", type=int, default=128)
     parser.add_argument("--output", default=RESULTS)
     parser.add_argument("--profile", action="store_true",
                         help="print per-op-type time per call instead (needs --model)")
@@ -288,11 +330,17 @@ def main(argv=None):
     build_seconds = None
     if not model_dir:
         start = time.perf_counter()
-        model_dir = build_demo_student(tempfile.mkdtemp(prefix="student_latency_"))
+        model_dir = build_demo_student(tempfile.mkdtemp(prefix="student_latency_"),
+                                       args.word_vector_words, args.word_vector_dims)
         build_seconds = round(time.perf_counter() - start, 1)
     result = measure(model_dir, args.calls, args.candidates)
+    result["saved_model_mb"] = round(sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(model_dir) for name in names) / 1e6, 1)
     if build_seconds is not None:
         result["build_seconds"] = build_seconds
+        result["word_vector_words"] = args.word_vector_words
+        result["word_vector_dims"] = args.word_vector_dims if args.word_vector_words else 0
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
         json.dump(result, f, indent=2)

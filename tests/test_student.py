@@ -270,8 +270,8 @@ def test_serving_default_scores_one_query_against_candidates(trained):
     assert os.listdir(fn_args.model_run_dir)  # TensorBoard logs and config
 
 
-def test_word_vectors_are_distilled_once_and_exported_in_float16(trained):
-    fn_args, loaded, _ = trained
+def test_word_vectors_are_distilled_once_and_exported_in_int8(trained):
+    fn_args, _, _ = trained
     cache = os.path.join(os.path.dirname(fn_args.serving_model_dir), "cache")
     entries = [name for name in os.listdir(cache) if name.startswith("word-vectors-")]
     assert len(entries) == 1, entries
@@ -280,11 +280,14 @@ def test_word_vectors_are_distilled_once_and_exported_in_float16(trained):
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
     variables = os.path.join(fn_args.serving_model_dir, "variables", "variables")
     checkpoint = tf.train.load_checkpoint(variables)
-    tables = [checkpoint.get_tensor(name) for name, shape in tf.train.list_variables(variables)
-              if tuple(shape) == (vectors.shape[0] + 1, 8)]
-    assert len(tables) == 1 and tables[0].dtype == np.float16
-    np.testing.assert_allclose(tables[0][1:], vectors, atol=1e-3)
-    assert not tables[0][0].any()  # row 0: padding and unknown words
+    names = [name for name, shape in tf.train.list_variables(variables)
+             if tuple(shape) == (vectors.shape[0] + 1, 8)]
+    assert len(names) == 1, names  # one table, and no optimizer slots beside it
+    table = checkpoint.get_tensor(names[0])
+    scale = checkpoint.get_tensor(names[0].replace("/vectors/", "/scale/"))
+    assert table.dtype == np.int8
+    np.testing.assert_allclose(table[1:] * scale, vectors, atol=scale)
+    assert not table[0].any()  # row 0: padding and unknown words
 
     # A second student on the same vocabulary reads the cache instead of the encoder.
     from trainer.student.config import StudentConfig

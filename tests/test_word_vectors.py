@@ -7,7 +7,8 @@ import tensorflow as tf
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.model import MODEL_INPUT_WIDTHS, build_student_model, encode_queries_once
-from trainer.student.model import _word_vector_features
+from trainer.student.word_vector_interactions import WordVectorInteractions
+from trainer.student.word_vector_table import WordVectorTable
 from trainer.student.word_vectors import principal_axes, table_megabytes
 
 
@@ -25,18 +26,23 @@ def test_principal_axes_keep_the_directions_of_largest_variance():
 
 
 def test_table_size_at_the_vocabulary_cap_fits_the_budget():
-    assert table_megabytes(tx.CORPUS_WORD_COUNTS_TOP_K, StudentConfig().word_vector_dims) / 2 < 100
+    # Frozen (the default) at the cap: far under the 100 MB SavedModel budget, with the
+    # hashed n-gram tables (25 MB) beside it.
+    assert table_megabytes(tx.CORPUS_WORD_COUNTS_TOP_K, StudentConfig().word_vector_dims) < 30
 
 
 def test_soft_match_finds_a_translation_that_shares_no_token():
-    # Words 1 and 2 ("dog", "perro") share a vector; word 3 is unrelated.
-    dog, cat = np.array([1.0, 0.0]), np.array([0.0, 1.0])
-    query = tf.constant([[dog, [0, 0]]], tf.float32)  # one query word, one padding
-    translated = tf.constant([[dog, cat, [0, 0]]], tf.float32)
-    unrelated = tf.constant([[cat, cat, [0, 0]]], tf.float32)
+    # "dog" and "perro" share a vector; "cat" is unrelated.
+    dog, cat = [1.0, 0.0], [0.0, 1.0]
+    layer = WordVectorInteractions()
+    query, query_known = tf.constant([[dog, [0, 0]]]), tf.constant([[1.0, 0.0]])
     length = tf.constant([[1.0]])
-    match = _word_vector_features(query, translated, length).numpy()[0]
-    no_match = _word_vector_features(query, unrelated, length).numpy()[0]
+
+    def features(item):
+        return layer(query, query_known, tf.constant([item]), tf.constant([[1.0, 1.0, 0.0]]),
+                     length).numpy()[0]
+
+    match, no_match = features([dog, cat, [0, 0]]), features([cat, cat, [0, 0]])
     # [query * item (2), pooled cosine, mean best, top best, known share]
     assert match[3] == pytest.approx(1.0) and no_match[3] == pytest.approx(0.0)
     assert match[4] == pytest.approx(1.0) and match[5] == pytest.approx(1.0)
@@ -65,9 +71,20 @@ def test_model_with_word_vectors_encodes_each_query_once_with_the_same_result():
     assert not model.get_layer("query_encoder").get_layer("word_vectors").trainable
 
 
-def test_trainable_word_vectors_are_float32_and_learn():
+def test_frozen_table_dequantises_to_the_vectors():
+    vectors = principal_axes(np.random.default_rng(3).normal(size=(40, 6)), 6)
+    table = WordVectorTable(vectors)
+    out = table(tf.constant([[0, 1, 40]])).numpy()[0]
+    assert table.vectors.dtype == "int8"
+    np.testing.assert_allclose(out[1:], vectors[[0, 39]], atol=float(table.scale.numpy()))
+    assert not out[0].any()
+
+
+def test_trainable_word_vectors_are_float32():
     vectors = np.eye(5, 3, dtype="float32")
     config = StudentConfig(embedding_dim=4, word_vectors_trainable=True)
     model = build_student_model(config, 5, vectors)
     table = model.get_layer("query_encoder").get_layer("word_vectors")
     assert table.trainable and table.vectors.dtype == "float32"
+    assert len(model.trainable_weights) > len(
+        build_student_model(StudentConfig(embedding_dim=4), 5, vectors).trainable_weights)

@@ -20,6 +20,7 @@ from keras import ops
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.pooled_embedding import MeanPooledEmbedding
+from trainer.student.word_vector_interactions import WordVectorInteractions
 from trainer.student.word_vector_table import WordVectorTable
 
 # Transform outputs the model reads, with their widths.
@@ -46,7 +47,9 @@ QUERY_ENCODER = "query_encoder"
 CANDIDATE_SCORER = "candidate_scorer"
 # Outputs of the query encoder, inputs of the candidate scorer.
 _QUERY_ENCODINGS = ("query_word_vector", "query_char_vector", "query_vector")
-_QUERY_WORD_VECTORS = "query_word_vectors"  # [Q, dims] per word, with word vectors only
+# With word vectors only: [Q, dims] per word, and [Q] 1.0 where the word has one.
+_QUERY_WORD_VECTORS = "query_word_vectors"
+_QUERY_WORD_VECTOR_MASK = "query_word_vector_mask"
 
 
 def select_model_inputs(transformed: Dict, model: keras.Model) -> Dict:
@@ -57,31 +60,6 @@ def select_model_inputs(transformed: Dict, model: keras.Model) -> Dict:
 def _input(name):
     width = {**MODEL_INPUT_WIDTHS, **WORD_VECTOR_INPUT_WIDTHS}[name]
     return keras.Input(shape=(width,), dtype="int64" if name in _ID_INPUTS else "float32", name=name)
-
-
-def _word_vector_features(query_vectors, item_vectors, query_length):
-    """Interactions of `[B, Q, d]` query and `[B, L, d]` item word vectors (unit rows,
-    zero rows for words without a vector) -> `[B, d + 4]`."""
-    def pooled(vectors):
-        known = ops.cast(ops.any(ops.not_equal(vectors, 0.0), axis=-1), "float32")
-        mean = ops.sum(vectors, axis=1) / ops.maximum(ops.sum(known, axis=1, keepdims=True), 1.0)
-        return ops.normalize(mean, axis=-1), known
-
-    query, query_known = pooled(query_vectors)
-    item, _ = pooled(item_vectors)
-    # Each query word's best match among the item's words (cosines of unit rows).
-    best_match = ops.max(ops.einsum("bqd,bld->bql", query_vectors, item_vectors), axis=2)
-    num_known = ops.sum(query_known, axis=1, keepdims=True)
-    mean_best = ops.sum(best_match * query_known, axis=1, keepdims=True) / ops.maximum(
-        num_known, 1.0)
-    top_best = ops.max(best_match * query_known - (1.0 - query_known), axis=1, keepdims=True)
-    return ops.concatenate([
-        query * item,
-        ops.sum(query * item, axis=-1, keepdims=True),
-        mean_best,
-        ops.maximum(top_best, 0.0),
-        num_known / ops.maximum(query_length, 1.0),
-    ], axis=-1)
 
 
 def build_student_model(config: StudentConfig, num_grades: int,
@@ -139,8 +117,11 @@ def build_student_model(config: StudentConfig, num_grades: int,
     ))
     encoding_shapes = {name: (config.embedding_dim,) for name in _QUERY_ENCODINGS}
     if table is not None:
-        query_outputs[_QUERY_WORD_VECTORS] = table(query_inputs[tx.QUERY_VECTOR_WORD_IDS])
+        query_ids = query_inputs[tx.QUERY_VECTOR_WORD_IDS]
+        query_outputs[_QUERY_WORD_VECTORS] = table(query_ids)
+        query_outputs[_QUERY_WORD_VECTOR_MASK] = ops.cast(query_ids > 0, "float32")
         encoding_shapes[_QUERY_WORD_VECTORS] = (tx.MAX_QUERY_TOKENS, table.dims)
+        encoding_shapes[_QUERY_WORD_VECTOR_MASK] = (tx.MAX_QUERY_TOKENS,)
     query_encoder = keras.Model(inputs=query_inputs, outputs=query_outputs, name=QUERY_ENCODER)
 
     scorer_inputs = {name: _input(name) for name in input_names if name not in QUERY_INPUTS}
@@ -158,9 +139,10 @@ def build_student_model(config: StudentConfig, num_grades: int,
 
     word_vector_features = []
     if table is not None:
-        word_vector_features = [_word_vector_features(
-            encodings[_QUERY_WORD_VECTORS], table(scorer_inputs[tx.ITEM_VECTOR_WORD_IDS]),
-            scorer_inputs[tx.QUERY_LENGTH])]
+        item_ids = scorer_inputs[tx.ITEM_VECTOR_WORD_IDS]
+        word_vector_features = [WordVectorInteractions(name="word_vector_interactions")(
+            encodings[_QUERY_WORD_VECTORS], encodings[_QUERY_WORD_VECTOR_MASK],
+            table(item_ids), ops.cast(item_ids > 0, "float32"), scorer_inputs[tx.QUERY_LENGTH])]
     features = ops.concatenate(
         [
             *word_vector_features,

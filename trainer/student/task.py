@@ -190,7 +190,8 @@ def run_fn(fn_args) -> None:
     tft_layer = tft_output.transform_features_layer()
     adapter = TransformInputAdapter(tft_output.raw_feature_spec())
 
-    model = build_student_model(config, num_grades, load_word_vectors(config, tft_output))
+    word_vectors = load_word_vectors(config, tft_output)
+    model = build_student_model(config, num_grades, word_vectors)
     steps_per_epoch = steps_per_epoch_of(config, fn_args.train_steps)
     eval_steps = fn_args.eval_steps or None
     train_dataset = make_dataset(
@@ -237,8 +238,13 @@ def run_fn(fn_args) -> None:
         verbose=0,  # EpochLog reports each epoch
     )
 
+    # A copy without the optimizer: Adam's two slots per weight would double the export
+    # (the hashed n-gram tables alone carry 50 MB of them).
+    serving_model = build_student_model(config, num_grades, word_vectors)
+    serving_model.set_weights(model.get_weights())
     module = RelevanceServingModule(
-        make_predict_fn(model, tft_layer, adapter), num_grades, trackables=[model, tft_layer]
+        make_predict_fn(serving_model, tft_layer, adapter), num_grades,
+        trackables=[serving_model, tft_layer],
     )
     save_serving_module(module, fn_args.serving_model_dir)
     logging.info("Student exported to %s", fn_args.serving_model_dir)

@@ -17,7 +17,8 @@ over the train and unlabeled splits, every language, most frequent first, capped
     W    = normalize_rows(V @ P_d)                 (P_d: the top-d principal axes)
 
 and row i + 1 of the student's table is W[i] (row 0: padding and unknown words, zeros).
-A d = 64 float32 table of the 200k-word cap is 51 MB (`table_megabytes`).
+The frozen table is stored in int8 (`WordVectorTable`): at d = 128 and the 200k-word
+cap, 25.6 MB (`table_megabytes`; 102 MB if trained, in float32).
 
 Computing them takes one encoder pass per word (about 1–2 ms on 2 cores): seconds for a
 demo, minutes for 200k words. They are cached (`WordVectorCache`) by the vocabulary's
@@ -51,16 +52,16 @@ log = logging.getLogger(__name__)
 # Tokens per word, start/end included: longer words are cut.
 MAX_WORD_TOKENS = 16
 DEFAULT_BATCH_SIZE = 256
-BYTES_PER_VALUE = 4  # float32
 
 
-def table_megabytes(num_words: int, dims: int) -> float:
-    """Size of the student's word-vector table (one padding row included), in MB.
+def table_megabytes(num_words: int, dims: int, trainable: bool = False) -> float:
+    """Size of the student's word-vector table (one padding row included), in MB: int8
+    when frozen, float32 when trainable.
 
-    >>> round(table_megabytes(200_000, 64), 1)
-    51.2
+    >>> round(table_megabytes(200_000, 128), 1), round(table_megabytes(200_000, 128, True), 1)
+    (25.6, 102.4)
     """
-    return (num_words + 1) * dims * BYTES_PER_VALUE / 1e6
+    return (num_words + 1) * dims * (4 if trainable else 1) / 1e6
 
 
 def principal_axes(vectors: np.ndarray, dims: int) -> np.ndarray:
@@ -186,42 +187,48 @@ RECIPE_VERSION = 1
 VECTORS_FILE = "vectors.npy"
 
 
+def cache_key(vocabulary_path: str, preset: str, dims: int) -> str:
+    """The cache entry of the word vectors of (vocabulary content, preset, dims, recipe)."""
+    import hashlib
+    import json
+
+    import tensorflow as tf
+
+    digest = hashlib.sha256(json.dumps([RECIPE_VERSION, preset, int(dims)]).encode())
+    with tf.io.gfile.GFile(vocabulary_path, "rb") as vocabulary:
+        digest.update(vocabulary.read())
+    return f"word-vectors-{digest.hexdigest()[:24]}"
+
+
 def cached_word_vectors(vocabulary_path: str, preset: str, dims: int, cache_dir: str,
                         preset_cache_dir: Optional[str] = None,
                         progress: Optional[Callable[[str], None]] = None) -> np.ndarray:
     """`distill_word_vectors` for the words of `vocabulary_path`, built once per
-    (vocabulary content, preset, dims, recipe) into `cache_dir` and read from there after.
+    `cache_key` into `cache_dir` and read from there after.
 
     `preset` is a preset name this project builds (built into `preset_cache_dir` if
     missing), a keras-hub preset directory or name. The cache entries are verified like
     presets (`trainer.teacher.presets.cache.PresetCache`): an interrupted build is
     never read.
     """
-    import hashlib
-    import json
     import os
-
-    import tensorflow as tf
 
     from trainer.teacher.presets.cache import PresetCache
     from trainer.teacher.presets.registry import resolve_preset
 
     progress = progress or log.info
-    digest = hashlib.sha256(json.dumps([RECIPE_VERSION, preset, int(dims)]).encode())
-    with tf.io.gfile.GFile(vocabulary_path, "rb") as vocabulary:
-        digest.update(vocabulary.read())
-    key = f"word-vectors-{digest.hexdigest()[:24]}"
 
     def build(directory: str) -> None:
         words = vocabulary_words(vocabulary_path)
         progress(f"word vectors: distilling {len(words):,} words from {preset} "
                  f"into {dims} dimensions ({table_megabytes(len(words), dims):.1f} MB "
-                 "as float32)")
+                 "frozen)")
         source = resolve_preset(preset, cache_dir=preset_cache_dir, progress=progress)
         vectors = distill_word_vectors(words, source, dims, progress=progress)
         np.save(os.path.join(directory, VECTORS_FILE), vectors)
 
     cache = PresetCache(cache_dir, progress=progress)
-    directory = cache.get(key, build, info={"word_vectors_of": preset, "dims": int(dims),
-                                             "recipe": RECIPE_VERSION})
+    directory = cache.get(cache_key(vocabulary_path, preset, dims), build,
+                          info={"word_vectors_of": preset, "dims": int(dims),
+                                "recipe": RECIPE_VERSION})
     return np.load(os.path.join(directory, VECTORS_FILE))
