@@ -88,3 +88,22 @@ def test_trainable_word_vectors_are_float32():
     assert table.trainable and table.vectors.dtype == "float32"
     assert len(model.trainable_weights) > len(
         build_student_model(StudentConfig(embedding_dim=4), 5, vectors).trainable_weights)
+
+
+def test_a_vocabulary_smaller_than_the_dimensions_gets_fewer_dimensions(tmp_path):
+    from trainer.student.word_vectors import distill_word_vectors
+    from trainer.teacher.config import TeacherConfig
+    from trainer.teacher.default_preset import write_default_preset
+    from trainer.teacher.vocabulary import train_sentencepiece
+
+    config = TeacherConfig(preset="from-scratch", hidden_dim=8, num_layers=1, num_heads=2,
+                           intermediate_dim=16, sequence_length=16)
+    proto = train_sentencepiece([("red", 3), ("shoes", 2)], vocabulary_size=300)
+    preset = write_default_preset(str(tmp_path), proto, config, num_grades=5)
+    messages = []
+    vectors = distill_word_vectors(["red", "shoes", "rojo"], preset, dims=128,
+                                   progress=messages.append)
+    assert vectors.shape == (3, 3)
+    assert any("3 dimensions instead of 128" in message for message in messages)
+    with pytest.raises(ValueError, match="vocabulary is empty"):
+        distill_word_vectors([], preset, dims=4)

@@ -163,10 +163,19 @@ def encode_words(words: Sequence[str], preset: str, batch_size: int = DEFAULT_BA
 def distill_word_vectors(words: Sequence[str], preset: str, dims: int,
                          batch_size: int = DEFAULT_BATCH_SIZE,
                          progress: Optional[Callable[[str], None]] = None) -> np.ndarray:
-    """[len(words), dims] float32 unit rows: the encoder's word vectors, PCA-reduced."""
+    """[len(words), dims] float32 unit rows: the encoder's word vectors, PCA-reduced.
+
+    A vocabulary of fewer than `dims` words (or an encoder narrower than `dims`) gets
+    as many dimensions as it has, with a message: a tiny corpus still trains a student.
+    """
     if not words:
         raise ValueError("no words to distil word vectors for: the corpus vocabulary is empty")
-    return principal_axes(encode_words(words, preset, batch_size, progress), dims)
+    encoded = encode_words(words, preset, batch_size, progress)
+    usable = min(int(dims), *encoded.shape)
+    if usable < dims:
+        (progress or log.info)(f"word vectors: {usable} dimensions instead of {dims} "
+                               f"({encoded.shape[0]} words of {encoded.shape[1]} dimensions)")
+    return principal_axes(encoded, usable)
 
 
 def vocabulary_words(vocabulary_path: str) -> List[str]:
