@@ -133,6 +133,17 @@ def test_student_loss_flags_reach_the_student_config():
     assert _model_overrides()["student"] == {}
 
 
+def test_student_word_vector_flags_reach_the_student_config():
+    from trainer.student.config import StudentConfig
+
+    assert _model_overrides("--no-student-word-vectors")["student"] == {"word_vectors_preset": ""}
+    # On (or unset) leaves the choice to the pipeline: the teacher's pretrained preset.
+    assert "word_vectors_preset" not in _model_overrides("--student-word-vectors")["student"]
+    config = StudentConfig.from_dict(_model_overrides(
+        "--student-word-vector-dims", "64", "--student-word-vectors-trainable")["student"])
+    assert (config.word_vector_dims, config.word_vectors_trainable) == (64, True)
+
+
 @pytest.mark.parametrize(
     "flags, expected",
     [

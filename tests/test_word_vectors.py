@@ -107,3 +107,19 @@ def test_a_vocabulary_smaller_than_the_dimensions_gets_fewer_dimensions(tmp_path
     assert any("3 dimensions instead of 128" in message for message in messages)
     with pytest.raises(ValueError, match="vocabulary is empty"):
         distill_word_vectors([], preset, dims=4)
+
+
+def test_the_pipeline_gives_the_student_the_teachers_pretrained_encoder(tmp_path):
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import student_hyperparameters
+
+    def student(teacher, student=None):
+        config = PipelineConfig.for_workdir(str(tmp_path), teacher=teacher,
+                                            student=student or {})
+        return student_hyperparameters(config)
+
+    assert student({})["word_vectors_preset"] == "multilingual-e5-small"
+    assert student({"preset": "from-scratch"})["word_vectors_preset"] == ""
+    assert student({}, {"word_vectors_preset": ""})["word_vectors_preset"] == ""  # off
+    cached = student({"preset_cache_dir": "/cache"})
+    assert cached["preset_cache_dir"] == "/cache"
