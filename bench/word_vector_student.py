@@ -10,7 +10,7 @@ then scores the teacher, every student and BM25 on the held-out test split with 
         --workdir DIR [--volumes 0,10] [--variant plain=--no-student-word-vectors] \\
         [--variant word_vectors=] [--run-arg=...]
 
-Writes DIR/word_vectors.json and bench/results/word_vectors_<dataset>.json and prints
+Writes DIR/word_vectors[_TAG].json and bench/results/word_vectors_<dataset>[_TAG].json and prints
 a table of nDCG@10 (and accuracy / QWK) per language.
 """
 
@@ -62,11 +62,15 @@ def main() -> int:
     parser.add_argument("--student-train-steps", type=int, default=300)
     parser.add_argument("--eval-percent", type=float, default=10.0)
     parser.add_argument("--run-arg", action="append", default=[], metavar="ARG")
+    parser.add_argument("--tag", default="",
+                        help="suffix of the output names, to keep several invocations on one "
+                             "workdir apart (e.g. --tag trainable)")
     args = parser.parse_args()
     args.workdir = os.path.abspath(args.workdir)
     os.makedirs(os.path.join(args.workdir, "logs"), exist_ok=True)
     variants = _variants(args.variant or list(DEFAULT_VARIANTS))
 
+    suffix = f"_{args.tag}" if args.tag else ""
     started = time.time()
     inputs = scaling_data.prepare(args.dataset, args.data_dir, os.path.join(args.workdir, "data"))
     points = []
@@ -82,13 +86,13 @@ def main() -> int:
 
     argv = ["evaluate", "--data", inputs["test"], "--format", "jsonl",
             "--num-grades", str(inputs["num_grades"]), "--baseline-train", inputs["labeled"],
-            "--output", os.path.join(args.workdir, "eval"),
+            "--output", os.path.join(args.workdir, "eval" + suffix),
             "--model", points[0]["teacher_model"], "--model-name", "teacher"]
     for point in points:
         argv += ["--model", point["student_model"], "--model-name",
                  f"student_{point['variant']}_{point['requested_multiple']:g}x"]
-    scaling._relevance(argv, os.path.join(args.workdir, "logs", "evaluate.log"))
-    with open(os.path.join(args.workdir, "eval", "metrics.json")) as handle:
+    scaling._relevance(argv, os.path.join(args.workdir, "logs", f"evaluate{suffix}.log"))
+    with open(os.path.join(args.workdir, "eval" + suffix, "metrics.json")) as handle:
         models = json.load(handle)["models"]
     languages = sorted(models["teacher"]["by_language"])
 
@@ -107,19 +111,19 @@ def main() -> int:
         "models": models,
         "elapsed_seconds": round(time.time() - started, 1),
     }
-    output = os.path.join(args.workdir, "word_vectors.json")
+    output = os.path.join(args.workdir, f"word_vectors{suffix}.json")
     with open(output, "w") as handle:
         json.dump(document, handle, indent=2)
     os.makedirs(scaling.RESULTS_DIR, exist_ok=True)
-    shutil.copy(output, os.path.join(scaling.RESULTS_DIR, f"word_vectors_{args.dataset}.json"))
+    results = os.path.join(scaling.RESULTS_DIR, f"word_vectors_{args.dataset}{suffix}.json")
+    shutil.copy(output, results)
     ordered = {"bm25_baseline": models["bm25_baseline"], "teacher": models["teacher"],
                **{k: v for k, v in models.items() if k.startswith("student_")}}
     for metric in ("ndcg@10", "accuracy", "qwk"):
         if any(metric in result["overall"] for result in ordered.values()):
             print(f"\n{metric} (test queries: {models['teacher']['overall'].get('n')} pairs)")
             print(_table(ordered, languages, metric))
-    print(f"\nwrote {output} and bench/results/word_vectors_{args.dataset}.json "
-          f"({document['elapsed_seconds']:.0f} s)")
+    print(f"\nwrote {output} and {results} ({document['elapsed_seconds']:.0f} s)")
     return 0
 
 
