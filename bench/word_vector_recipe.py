@@ -53,33 +53,6 @@ def corpus_vocabulary(data_dir: str) -> list:
     return [word for word, _ in counts.most_common(VOCABULARY_SIZE)]
 
 
-def embed(words, backbone, tokenizer, prefix: str, own_tokens_only: bool) -> np.ndarray:
-    import tensorflow as tf
-
-    from trainer.student.word_vectors import _special_ids
-    from trainer.teacher.heads import sequence_output
-
-    start, end, pad = _special_ids(tokenizer)
-    tokenized = tokenizer(tf.constant([prefix + word for word in words]))
-    tokenized = tokenized.to_list() if hasattr(tokenized, "to_list") else tokenized
-    prefix_length = len(list(tokenizer(tf.constant([prefix.strip()])))[0]) if prefix else 0
-    pooled = []
-    for begin in range(0, len(words), 256):
-        sequences = [[start, *list(t)[:14], end] for t in tokenized[begin:begin + 256]]
-        width = max(map(len, sequences))
-        ids = np.full((len(sequences), width), pad, np.int32)
-        mask, own = np.zeros_like(ids), np.zeros_like(ids)
-        for row, sequence in enumerate(sequences):
-            ids[row, :len(sequence)] = sequence
-            mask[row, :len(sequence)] = 1
-            own[row, 1 + prefix_length:len(sequence) - 1] = 1
-        output = sequence_output(backbone, {"token_ids": ids, "padding_mask": mask,
-                                            "segment_ids": np.zeros_like(ids)}, training=False)
-        weights = (own if own_tokens_only else mask)[..., None].astype(np.float32)
-        pooled.append((np.asarray(output) * weights).sum(1) / np.maximum(weights.sum(1), 1))
-    return np.concatenate(pooled)
-
-
 def translation_top1(vectors: np.ndarray) -> float:
     per_language = vectors[:4 * len(TRANSLATIONS)].reshape(len(TRANSLATIONS), 4, -1)
     hits = []
@@ -97,16 +70,18 @@ def main() -> int:
     parser.add_argument("--preset", default="multilingual-e5-small")
     args = parser.parse_args()
 
-    from trainer.student.word_vectors import _load_encoder, principal_axes
+    from trainer.student.word_vectors import _load_encoder, encode_words, principal_axes
     from trainer.teacher.presets.registry import resolve_preset
 
     tested = [word for group in TRANSLATIONS for word in group]
     words = tested + [w for w in corpus_vocabulary(args.data_dir) if w not in set(tested)]
-    backbone, tokenizer = _load_encoder(resolve_preset(args.preset))
+    preset = resolve_preset(args.preset)
+    encoder = _load_encoder(preset)
     rows = []
     for prefix in ("query: ", ""):
         for own_tokens_only in (False, True):
-            raw = embed(words, backbone, tokenizer, prefix, own_tokens_only)
+            raw = encode_words(words, preset, encoder=encoder, prefix=prefix,
+                               own_tokens_only=own_tokens_only)
             for dims in (64, 128):
                 rows.append({"prefix": prefix, "own_tokens_only": own_tokens_only, "dims": dims,
                              "translation_top1": round(translation_top1(

@@ -96,6 +96,15 @@ def _load_encoder(preset: str):
     return backbone, tokenizer
 
 
+def _token_lists(tokenizer, texts: Sequence[str]) -> List[List[int]]:
+    import tensorflow as tf
+
+    tokenized = tokenizer(tf.constant(list(texts)))
+    if hasattr(tokenized, "to_list"):
+        tokenized = tokenized.to_list()
+    return [list(tokens) for tokens in tokenized]
+
+
 def _special_ids(tokenizer):
     from trainer.teacher.similarity_prior import _special_id
 
@@ -105,8 +114,15 @@ def _special_ids(tokenizer):
 
 
 def encode_words(words: Sequence[str], preset: str, batch_size: int = DEFAULT_BATCH_SIZE,
-                 progress: Optional[Callable[[str], None]] = None) -> np.ndarray:
+                 progress: Optional[Callable[[str], None]] = None, encoder=None,
+                 prefix: str = "", own_tokens_only: bool = True) -> np.ndarray:
     """[n, hidden] float32: each word's mean-pooled encoder output (before PCA).
+
+    `prefix + word` is encoded and pooled over the word's own tokens (or, with
+    `own_tokens_only=False`, over all of them, start/end and prefix included: e5's own
+    pooling). The defaults, no prefix and own tokens, measured best on translation
+    retrieval (bench/word_vector_recipe.py, docs/student.md). `encoder`: an already
+    loaded `(backbone, tokenizer)` of `preset`.
 
     Words are sorted by token count and batched with their like, each batch cut to its
     longest row, so short words cost short sequences.
@@ -115,20 +131,17 @@ def encode_words(words: Sequence[str], preset: str, batch_size: int = DEFAULT_BA
 
     from trainer.teacher.heads import sequence_output
 
-    backbone, tokenizer = _load_encoder(preset)
+    backbone, tokenizer = encoder or _load_encoder(preset)
     start, end, pad = _special_ids(tokenizer)
-    # No "query: " prefix and the word's own tokens pooled: on translation retrieval
-    # (docs/student.md) both measured better than e5's prefix and all-token pooling.
-    tokenized = tokenizer(tf.constant(list(words)))
-    if hasattr(tokenized, "to_list"):
-        tokenized = tokenized.to_list()
-    pieces = [list(p)[: MAX_WORD_TOKENS - 2] for p in tokenized]
+    prefix_length = len(_token_lists(tokenizer, [prefix.strip()])[0]) if prefix else 0
+    tokenized = _token_lists(tokenizer, [prefix + word for word in words])
+    pieces = [p[: MAX_WORD_TOKENS - 2] for p in tokenized]
     order = np.argsort([len(p) for p in pieces], kind="stable")
     takes_segments = "segment_ids" in backbone.input
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 3,
                  reduce_retracing=True)
-    def pooled(token_ids, padding_mask, word_mask):
+    def pooled(token_ids, padding_mask, word_mask):  # word_mask: the positions pooled
         inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
         if takes_segments:
             inputs["segment_ids"] = tf.zeros_like(token_ids)
@@ -150,7 +163,9 @@ def encode_words(words: Sequence[str], preset: str, batch_size: int = DEFAULT_BA
         for i, sequence in enumerate(sequences):
             token_ids[i, : len(sequence)] = sequence
             padding_mask[i, : len(sequence)] = 1
-            word_mask[i, 1: len(sequence) - 1] = 1  # the word's own tokens
+            pooled_from = 1 + prefix_length if own_tokens_only else 0
+            pooled_to = len(sequence) - 1 if own_tokens_only else len(sequence)
+            word_mask[i, pooled_from:pooled_to] = 1
         output[rows] = pooled(*(tf.constant(a) for a in (token_ids, padding_mask, word_mask))).numpy()
         if progress and (time.time() - last_report > 30 or batch_index == num_batches - 1):
             last_report = time.time()
