@@ -32,21 +32,36 @@ def test_table_size_at_the_vocabulary_cap_fits_the_budget():
 
 
 def test_soft_match_finds_a_translation_that_shares_no_token():
-    # "dog" and "perro" share a vector; "cat" is unrelated.
+    # Word 1 ("dog") and a translation share a vector; word 2 ("cat") is unrelated.
     dog, cat = [1.0, 0.0], [0.0, 1.0]
-    layer = WordVectorInteractions()
+    layer = WordVectorInteractions(WordVectorTable(np.array([dog, cat], "float32"),
+                                                   trainable=True))
     query, query_known = tf.constant([[dog, [0, 0]]]), tf.constant([[1.0, 0.0]])
     length = tf.constant([[1.0]])
 
-    def features(item):
-        return layer(query, query_known, tf.constant([item]), tf.constant([[1.0, 1.0, 0.0]]),
-                     length).numpy()[0]
+    def features(item_ids):
+        return layer(query, query_known, tf.constant([item_ids]), length).numpy()[0]
 
-    match, no_match = features([dog, cat, [0, 0]]), features([cat, cat, [0, 0]])
+    match, no_match = features([1, 2, 0]), features([2, 2, 0])
     # [query * item (2), pooled cosine, mean best, top best, known share]
     assert match[3] == pytest.approx(1.0) and no_match[3] == pytest.approx(0.0)
     assert match[4] == pytest.approx(1.0) and match[5] == pytest.approx(1.0)
     assert match[2] > no_match[2]
+
+
+def test_one_query_shortcut_gives_the_per_row_features():
+    vectors = principal_axes(np.random.default_rng(4).normal(size=(30, 5)), 5)
+    layer = WordVectorInteractions(WordVectorTable(vectors))
+    rng = np.random.default_rng(5)
+    query = tf.constant(np.repeat(vectors[None, [3, 7, 0, 0]], 3, axis=0))
+    known = tf.constant([[1.0, 1.0, 0.0, 0.0]] * 3)
+    item_ids = tf.constant(rng.integers(0, 31, size=(3, 6)))
+    length = tf.constant([[2.0]] * 3)
+    one_query = layer(query, known, item_ids, length).numpy()  # the shortcut
+    other = tf.constant(vectors[None, [5, 0, 0, 0]])
+    mixed = layer(tf.concat([query, other], 0), tf.concat([known, [[1.0, 0, 0, 0]]], 0),
+                  tf.concat([item_ids, item_ids[:1]], 0), tf.concat([length, [[1.0]]], 0))
+    np.testing.assert_allclose(one_query, mixed.numpy()[:3], atol=1e-5)
 
 
 def test_model_with_word_vectors_encodes_each_query_once_with_the_same_result():

@@ -139,10 +139,9 @@ def build_student_model(config: StudentConfig, num_grades: int,
 
     word_vector_features = []
     if table is not None:
-        item_ids = scorer_inputs[tx.ITEM_VECTOR_WORD_IDS]
-        word_vector_features = [WordVectorInteractions(name="word_vector_interactions")(
+        word_vector_features = [WordVectorInteractions(table, name="word_vector_interactions")(
             encodings[_QUERY_WORD_VECTORS], encodings[_QUERY_WORD_VECTOR_MASK],
-            table(item_ids), ops.cast(item_ids > 0, "float32"), scorer_inputs[tx.QUERY_LENGTH])]
+            scorer_inputs[tx.ITEM_VECTOR_WORD_IDS], scorer_inputs[tx.QUERY_LENGTH])]
     features = ops.concatenate(
         [
             *word_vector_features,

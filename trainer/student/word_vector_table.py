@@ -45,14 +45,14 @@ class WordVectorTable(keras.layers.Layer):
         if not self.trainable:
             scale = max(float(np.abs(initial).max()), 1e-12) / INT8_LEVELS
             initial = np.round(initial / scale).astype("int8")
+        # Initialisers, not assign(): a build inside a symbolic pass (a stateless scope)
+        # would drop an assignment.
         self.vectors = self.add_weight(
             shape=initial.shape, dtype=initial.dtype.name, trainable=self.trainable,
-            name="vectors", initializer="zeros",
+            name="vectors", initializer=lambda shape, dtype=None: initial,
         )
-        self.vectors.assign(initial)
-        self.scale = self.add_weight(shape=(), dtype="float32", trainable=False,
-                                     name="scale", initializer="ones")
-        self.scale.assign(scale)
+        self.scale = self.add_weight(shape=(), dtype="float32", trainable=False, name="scale",
+                                     initializer=keras.initializers.Constant(scale))
         self._initial = None  # the weights hold them now; do not keep a second copy
 
     def call(self, ids):
