@@ -11,7 +11,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 
 WORKDIR /opt/relevance
 COPY requirements/ requirements/
-RUN pip install --ignore-requires-python -c requirements/constraints.txt -r requirements/requirements.txt
+RUN pip install --ignore-requires-python -c requirements/constraints.txt -r requirements/requirements.txt \
+    && pip install --ignore-requires-python -c requirements/constraints.txt --no-deps -r requirements/no-deps.txt
 COPY setup.py README.md ./
 COPY relevance/ relevance/
 COPY pipeline/ pipeline/

@@ -7,9 +7,10 @@ PIP_INSTALL = $(VENV)/bin/pip install --ignore-requires-python -c requirements/c
 
 .PHONY: install demo test test-fast bench clean cli-reference
 
-$(VENV)/.installed: requirements/requirements.txt requirements/constraints.txt setup.py
+$(VENV)/.installed: requirements/requirements.txt requirements/no-deps.txt requirements/constraints.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -r requirements/requirements.txt
+	$(PIP_INSTALL) --no-deps -r requirements/no-deps.txt
 	$(PIP_INSTALL) --no-deps -e .
 	touch $@
 

