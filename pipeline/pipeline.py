@@ -67,13 +67,19 @@ def image_captioner(config: PipelineConfig, examples) -> Optional[ImageCaptioner
 def student_hyperparameters(config: PipelineConfig) -> dict:
     """The student's settings; its word vectors come from the teacher's pretrained
     encoder unless `word_vectors_preset` is set ("" = none; a from-scratch teacher has
-    nothing pretrained to distil)."""
+    nothing pretrained to distil; a decoder teacher's words come from the default
+    multilingual encoder)."""
     from trainer.teacher.config import TeacherConfig
+    from trainer.teacher.presets.registry import DEFAULT_TEACHER_PRESET, get_spec
 
     student = dict(config.student)
     if "word_vectors_preset" not in student:
         teacher = TeacherConfig.from_dict(config.teacher)
-        student["word_vectors_preset"] = "" if teacher.from_scratch else teacher.preset
+        spec = get_spec(teacher.preset) if teacher.preset else None
+        student["word_vectors_preset"] = (
+            "" if teacher.from_scratch
+            else DEFAULT_TEACHER_PRESET if spec is not None and spec.decoder
+            else teacher.preset)
     if "preset_cache_dir" not in student and config.teacher.get("preset_cache_dir"):
         student["preset_cache_dir"] = config.teacher["preset_cache_dir"]
     return student

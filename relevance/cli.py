@@ -71,11 +71,19 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
                              "(default 20)")
     parser.add_argument("--teacher-preset", default=None, metavar="NAME_OR_DIR",
                         help="the teacher's backbone: multilingual-e5-small (default; "
-                             "pretrained, built once into the preset cache), from-scratch "
-                             "(small, no pretraining: quick runs), a keras-hub preset "
-                             "directory, or a keras-hub preset name")
+                             "pretrained, built once into the preset cache), smollm2-135m "
+                             "(a pretrained decoder LLM, English, tuned with LoRA), "
+                             "from-scratch (small, no pretraining: quick runs), a keras-hub "
+                             "preset directory, or a keras-hub preset name")
     add_preset_cache_flag(parser)
     parser.add_argument("--teacher-epochs", type=AT_LEAST_ONE, default=None)
+    parser.add_argument("--teacher-train-seconds", type=POSITIVE, default=None,
+                        metavar="SECONDS",
+                        help="train the teacher for this wall-clock budget (its learning-"
+                             "rate schedule spans it; --teacher-epochs then only caps it)")
+    parser.add_argument("--teacher-lora-rank", type=int_at_least(0), default=None,
+                        help="LoRA rank on the backbone's attention projections, the rest "
+                             "frozen; 0 = off (default: 8 for smollm2-135m, else 0)")
     parser.add_argument("--teacher-batch-size", type=AT_LEAST_ONE, default=None)
     parser.add_argument("--teacher-learning-rate", type=POSITIVE, default=None)
     parser.add_argument("--teacher-sequence-length", type=int_at_least(MIN_SEQUENCE_LENGTH),
@@ -273,6 +281,8 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "preset": args.teacher_preset,
         "preset_cache_dir": os.path.abspath(args.preset_cache) if args.preset_cache else None,
         "epochs": args.teacher_epochs,
+        "train_seconds": args.teacher_train_seconds,
+        "lora_rank": args.teacher_lora_rank,
         "batch_size": args.teacher_batch_size,
         "learning_rate": args.teacher_learning_rate,
         "sequence_length": args.teacher_sequence_length,

@@ -133,6 +133,23 @@ def test_student_loss_flags_reach_the_student_config():
     assert _model_overrides()["student"] == {}
 
 
+def test_teacher_budget_and_lora_flags_reach_the_teacher_config():
+    from trainer.teacher.config import TeacherConfig
+
+    teacher = _model_overrides("--teacher-preset", "smollm2-135m",
+                               "--teacher-train-seconds", "600")["teacher"]
+    config = TeacherConfig.from_dict(teacher)
+    # The decoder preset's defaults: LoRA rank 8, its own learning rates.
+    assert (config.train_seconds, config.lora_rank, config.learning_rate) == (600.0, 8, 2e-4)
+    config = TeacherConfig.from_dict(_model_overrides(
+        "--teacher-preset", "smollm2-135m", "--teacher-lora-rank", "0")["teacher"])
+    assert config.lora_rank == 0
+    assert TeacherConfig.from_dict(_model_overrides()["teacher"]).lora_rank == 0
+    for bad in (["--teacher-train-seconds", "0"], ["--teacher-lora-rank", "-1"]):
+        with pytest.raises(SystemExit):
+            _model_overrides(*bad)
+
+
 def test_student_word_vector_flags_reach_the_student_config():
     from trainer.student.config import StudentConfig
 

@@ -385,18 +385,12 @@ REAL_TEACHER_UNLABELED = [
 ]
 
 
-@pytest.mark.slow
-def test_real_pretrained_teacher_labels_a_handful_of_rows(e5_preset, tmp_path):
-    """The PseudoLabeler with the multilingual-e5-small teacher (head untrained): every
-    pair is labeled, each soft label equals the exported teacher's own prediction for
-    that row alone (length buckets, batching and padding trim change nothing), and the
-    counts reconcile."""
+def _assert_teacher_labels_every_pair_as_served(teacher, tmp_path):
+    """The PseudoLabeler with `teacher` exported: every pair is labeled, each soft label
+    equals the exported teacher's own prediction for that row alone (length buckets,
+    batching and padding trim change nothing), and the counts reconcile."""
     from trainer.export import load_relevance_model
-    from trainer.teacher.config import TeacherConfig
-    from trainer.teacher.model import TeacherModel
 
-    teacher = TeacherModel.from_preset(
-        e5_preset, num_grades=G, config=TeacherConfig(preset=e5_preset, sequence_length=128))
     model = standard_artifacts.Model()
     model.uri = str(tmp_path / "teacher")
     export_dir = save_serving_module(teacher.serving_module(),
@@ -419,3 +413,32 @@ def test_real_pretrained_teacher_labels_a_handful_of_rows(e5_preset, tmp_path):
         alone = serve(examples=tf.constant([unlabeled[pair]]))[contract.OUTPUT_PROBABILITIES]
         soft_label = list(example.features.feature[contract.SOFT_LABEL].float_list.value)
         np.testing.assert_allclose(soft_label, alone.numpy()[0], atol=1e-5, err_msg=str(pair))
+
+
+@pytest.mark.slow
+def test_real_pretrained_teacher_labels_a_handful_of_rows(e5_preset, tmp_path):
+    """The multilingual-e5-small teacher (head untrained) through the PseudoLabeler."""
+    from trainer.teacher.config import TeacherConfig
+    from trainer.teacher.model import TeacherModel
+
+    teacher = TeacherModel.from_preset(
+        e5_preset, num_grades=G, config=TeacherConfig(preset=e5_preset, sequence_length=128))
+    _assert_teacher_labels_every_pair_as_served(teacher, tmp_path)
+
+
+def test_decoder_teacher_with_lora_labels_through_the_same_component(tmp_path):
+    """A Llama decoder converted from a GGUF file (as smollm2-135m is), LoRA on, pooled at
+    its last token, through the same PseudoLabeler."""
+    from trainer.teacher.config import TeacherConfig
+    from trainer.teacher.model import TeacherModel
+    from trainer.teacher.presets.gguf_test_file import write_tiny_llama_gguf
+    from trainer.teacher.presets.llama_converter import convert_llama_gguf
+
+    preset = convert_llama_gguf(write_tiny_llama_gguf(str(tmp_path / "tiny.gguf")),
+                                str(tmp_path / "preset"))
+    config = TeacherConfig(preset=preset, sequence_length=64, lora_rank=2,
+                           mixed_precision="off")
+    teacher = TeacherModel.from_preset(preset, num_grades=G, config=config)
+    assert teacher.pooling == "last"
+    _assert_teacher_labels_every_pair_as_served(teacher, tmp_path)
+

@@ -234,6 +234,54 @@ def test_run_fn_end_to_end_with_the_default_preset(tmp_path):
     assert [d.size for d in probabilities.tensor_shape.dim] == [-1, NUM_GRADES]
 
 
+def test_run_fn_trains_a_gguf_decoder_with_lora_for_a_wall_clock_budget(tmp_path):
+    """The decoder teacher path smollm2-135m takes (a Llama converted from a GGUF file,
+    LoRA, last-token pooling) inside the Trainer's run_fn, stopped by its time budget
+    long before its epoch cap, exported with the same signatures."""
+    from trainer.teacher.presets.gguf_test_file import write_tiny_llama_gguf
+    from trainer.teacher.presets.llama_converter import convert_llama_gguf
+
+    preset = convert_llama_gguf(write_tiny_llama_gguf(str(tmp_path / "tiny.gguf")),
+                                str(tmp_path / "preset"))
+    train = _write_split(str(tmp_path / "examples" / "Split-train"), ROWS, copies=2)
+    fn_args = FnArgs(
+        train_files=[train], eval_files=[], transform_output=None,
+        serving_model_dir=str(tmp_path / "serving"), model_run_dir=None,
+        train_steps=None, eval_steps=None,
+        custom_config={"num_grades": NUM_GRADES, "teacher": {
+            "preset": preset, "lora_rank": 2, "sequence_length": 32, "batch_size": 4,
+            "epochs": 10_000, "train_seconds": 2.0, "mixed_precision": "off"}},
+    )
+    summary = task.run_fn(fn_args)
+
+    assert summary["budget_steps"] >= 1
+    assert len(summary["epoch_seconds"]) < 10_000
+    record = json.loads((tmp_path / "serving" / task.EXTRA_DIR / task.CONFIG_FILE).read_text())
+    assert (record["teacher"]["lora_rank"], record["teacher"]["train_seconds"]) == (2, 2.0)
+    assert record["training"]["steps"] == summary["budget_steps"]
+    assert record["training"]["num_train"] == 2 * len(ROWS)
+    signatures = loader_impl.parse_saved_model(
+        str(tmp_path / "serving")).meta_graphs[0].signature_def
+    assert set(signatures) >= {contract.SIGNATURE_RAW, contract.SIGNATURE_EXAMPLES}
+
+
+def test_time_budget_sets_the_rate_and_stops_training():
+    import keras
+
+    from trainer.teacher.time_budget import TimeBudget
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1.0), loss="mse")
+    budget = TimeBudget(seconds=1e-3, peak_learning_rate=0.5)
+    x = np.zeros((64, 2), "float32")
+    history = model.fit(x, x[:, :1], batch_size=1, epochs=50, callbacks=[budget], verbose=0)
+    # Spent before the second batch: the rest of the epoch and every later epoch skipped.
+    assert len(history.history["loss"]) == 1 and budget.steps <= 2
+    assert float(model.optimizer.learning_rate.numpy()) == 0.0  # the end of the schedule
+    with pytest.raises(ValueError):
+        TimeBudget(seconds=0, peak_learning_rate=1e-3)
+
+
 def test_a_dropped_field_never_reaches_the_teacher(tmp_path, proto):
     # As `relevance run --teacher-drop-field description` configures it (tests/test_cli.py).
     config = TeacherConfig.from_dict(

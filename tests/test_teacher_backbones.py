@@ -1,9 +1,11 @@
 """The teacher on other keras-hub backbones: DeBERTa-v3 and multilingual-BERT-style
-encoders, Gemma and Llama decoders, from tiny randomly initialised local presets (no hub
-access), through `from_preset`, a training step, pooling, LoRA and export. (The
+encoders, Gemma and Llama decoders (one converted from a GGUF file, as smollm2-135m is),
+from tiny randomly initialised local presets (no hub access), through `from_preset`, a
+training step, pooling, LoRA and export. (The
 XLM-RoBERTa-style default preset is covered by tests/test_teacher.py.)"""
 
 import io
+import os
 
 import keras
 import keras_hub
@@ -83,15 +85,28 @@ def _llama():
         num_key_value_heads=1, hidden_dim=16, intermediate_dim=32)
 
 
+def _gguf_llama(directory):
+    """A tiny GGUF file through the converter smollm2-135m is built with."""
+    from trainer.teacher.presets.gguf_test_file import write_tiny_llama_gguf
+    from trainer.teacher.presets.llama_converter import convert_llama_gguf
+
+    path = write_tiny_llama_gguf(os.path.join(directory, "tiny.gguf"))
+    convert_llama_gguf(path, os.path.join(directory, "preset"))
+    return os.path.join(directory, "preset")
+
+
 # name -> (builder of (tokenizer, backbone), random seed, backbone class).
 BACKBONES = {
     "deberta_v3": (_deberta, 1, keras_hub.models.DebertaV3Backbone),
     "multilingual_bert": (_multilingual_bert, 3, keras_hub.models.BertBackbone),
     "gemma": (_gemma, 2, keras_hub.models.GemmaBackbone),
     "llama": (_llama, 4, keras_hub.models.LlamaBackbone),
+    "gguf_llama": (None, 5, keras_hub.models.Llama3Backbone),
 }
+# Presets written by a converter (directory -> preset directory), not by save_to_preset.
+CONVERTED = {"gguf_llama": _gguf_llama}
 ENCODERS = ["deberta_v3", "multilingual_bert"]
-DECODERS = ["gemma", "llama"]
+DECODERS = ["gemma", "llama", "gguf_llama"]
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +118,13 @@ def presets(tmp_path_factory):
         if name not in written:
             build, seed, _ = BACKBONES[name]
             keras.utils.set_random_seed(seed)
-            tokenizer, backbone = build()
             directory = str(tmp_path_factory.mktemp(f"{name}_preset"))
-            backbone.save_to_preset(directory)
-            tokenizer.save_to_preset(directory)
+            if name in CONVERTED:
+                directory = CONVERTED[name](directory)
+            else:
+                tokenizer, backbone = build()
+                backbone.save_to_preset(directory)
+                tokenizer.save_to_preset(directory)
             written[name] = directory
         return written[name]
 
@@ -222,8 +240,9 @@ def test_decoder_logits_ignore_the_padding_after_the_last_token(presets):
                                teacher.network(noisy).numpy(), atol=1e-5)
 
 
-def test_lora_on_the_decoder_trains_only_lora_factors_and_the_head(presets):
-    teacher, config = _teacher(presets, "gemma", lora_rank=2)
+@pytest.mark.parametrize("name", ["gemma", "gguf_llama"])
+def test_lora_on_the_decoder_trains_only_lora_factors_and_the_head(presets, name):
+    teacher, config = _teacher(presets, name, lora_rank=2)
     backbone_trainable = teacher.backbone.trainable_weights
     names = sorted(w.path for w in backbone_trainable)
     # 1 layer x (query, value) x (lora_kernel_a, lora_kernel_b).

@@ -135,6 +135,8 @@ def test_the_pipeline_gives_the_student_the_teachers_pretrained_encoder(tmp_path
 
     assert student({})["word_vectors_preset"] == "multilingual-e5-small"
     assert student({"preset": "from-scratch"})["word_vectors_preset"] == ""
+    # A decoder teacher has no bi-encoder words: the default multilingual encoder's.
+    assert student({"preset": "smollm2-135m"})["word_vectors_preset"] == "multilingual-e5-small"
     assert student({}, {"word_vectors_preset": ""})["word_vectors_preset"] == ""  # off
     cached = student({"preset_cache_dir": "/cache"})
     assert cached["preset_cache_dir"] == "/cache"

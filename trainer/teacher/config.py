@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from relevance import contract
 from trainer.teacher.presets.registry import (BI_ENCODER_PRESETS, DEFAULT_TEACHER_PRESET,
-                                              is_from_scratch)
+                                              get_spec, is_from_scratch)
 
 # Word budgets per item field. They keep one long field (a description) from using the
 # whole sequence: fields come in contract order and the packer truncates the item
@@ -84,6 +84,10 @@ class TeacherConfig:
     clipnorm: Optional[float] = 1.0
     # Sized for demo-scale data (~1000 labeled rows); lower it for large datasets.
     epochs: Optional[int] = None
+    # A wall-clock budget for training (trainer.teacher.time_budget): the learning-rate
+    # schedule runs over these seconds and training stops when they are spent; `epochs`
+    # then only caps it. None: train for `epochs`.
+    train_seconds: Optional[float] = None
     # XLA for the train / eval steps; "auto" lets Keras decide.
     jit_compile: Any = False
     # Where the tokenized training and eval inputs are kept between epochs: "memory"
@@ -117,7 +121,8 @@ class TeacherConfig:
     match_features: Optional[bool] = None
     # LoRA rank on the backbone's attention query / value projections (0 = off). With
     # LoRA only the LoRA factors and the head train (freeze_backbone is then implied).
-    lora_rank: int = 0
+    # None: the preset's default (8 for smollm2-135m), else 0.
+    lora_rank: Optional[int] = None
     # "auto": mixed_float16 when a GPU is present, else full precision; "on" forces a
     # mixed policy (bfloat16 on CPU); "off" keeps the preset's dtype.
     mixed_precision: str = "auto"
@@ -147,6 +152,8 @@ class TeacherConfig:
 
     def __post_init__(self):
         defaults = FROM_SCRATCH_DEFAULTS if self.from_scratch else PRETRAINED_DEFAULTS
+        spec = get_spec(self.preset) if isinstance(self.preset, str) else None
+        defaults = {**defaults, "lora_rank": 0, **(spec.teacher_defaults if spec else {})}
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
@@ -160,6 +167,8 @@ class TeacherConfig:
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, "
                              f"got {self.mixed_precision!r}")
+        if self.train_seconds is not None and float(self.train_seconds) <= 0:
+            raise ValueError(f"train_seconds must be > 0, got {self.train_seconds}")
         if int(self.lora_rank) < 0:
             raise ValueError(f"lora_rank must be >= 0, got {self.lora_rank}")
         self.lora_rank = int(self.lora_rank)

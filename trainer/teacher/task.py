@@ -29,6 +29,7 @@ from trainer.teacher.config import TeacherConfig
 from trainer.teacher.default_preset import write_default_preset
 from trainer.teacher.model import TeacherModel, trim_padding
 from trainer.teacher.presets.registry import resolve_preset
+from trainer.teacher.time_budget import TimeBudget
 
 EXTRA_DIR = "assets.extra"
 PRESET_DIR = "teacher_preset"
@@ -175,10 +176,10 @@ def _copy_tree(source: str, destination: str) -> None:
 
 
 def _write_extras(serving_model_dir: str, config: TeacherConfig, num_grades: int,
-                  default_preset_dir: Optional[str]) -> None:
+                  default_preset_dir: Optional[str], training: Dict[str, Any]) -> None:
     extra = os.path.join(serving_model_dir, EXTRA_DIR)
     tf.io.gfile.makedirs(extra)
-    record = {"num_grades": num_grades, "teacher": config.to_dict()}
+    record = {"num_grades": num_grades, "teacher": config.to_dict(), "training": training}
     if default_preset_dir:
         record["preset_copy"] = f"{EXTRA_DIR}/{PRESET_DIR}"
         # The default preset's vocabulary and initial weights depend on the corpus; the
@@ -244,6 +245,11 @@ def run_fn(fn_args) -> Dict[str, Any]:
         steps_per_epoch = max(1, math.ceil(fn_args.train_steps / config.epochs))
         train = train.repeat()
     total_steps = (steps_per_epoch or math.ceil(num_train / config.batch_size)) * config.epochs
+    budget = None
+    if config.train_seconds:
+        # The schedule runs over time, not steps: a constant rate the budget sets per batch.
+        budget = TimeBudget(config.train_seconds, config.learning_rate, config.warmup_fraction)
+        total_steps = None
     teacher.compile(config, total_steps=total_steps)
 
     evaluation = None
@@ -252,7 +258,7 @@ def run_fn(fn_args) -> Dict[str, Any]:
         if fn_args.eval_steps:
             evaluation = evaluation.repeat()
     timer = _EpochTimer()
-    callbacks = [timer, EpochLog("teacher", config.epochs)]
+    callbacks = [timer, EpochLog("teacher", config.epochs)] + ([budget] if budget else [])
     if fn_args.model_run_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
 
@@ -274,9 +280,15 @@ def run_fn(fn_args) -> Dict[str, Any]:
     logging.info("teacher trained in %.1fs (epochs %s s; %.0f examples/s after the "
                  "first): %s", fit_seconds, [round(t, 1) for t in timer.seconds],
                  examples_per_second, {k: v[-1] for k, v in history.history.items()})
+    if budget:
+        logging.info("teacher training budget %.0f s: %d steps taken", budget.seconds,
+                     budget.steps)
 
+    training = {"num_train": num_train, "num_eval": num_eval, "fit_seconds": round(fit_seconds, 1),
+                "epochs": len(timer.seconds), "steps": budget.steps if budget else None,
+                "train_examples_per_second": round(examples_per_second, 2)}
     export.save_serving_module(teacher.serving_module(), fn_args.serving_model_dir)
-    _write_extras(fn_args.serving_model_dir, config, num_grades, default_preset_dir)
+    _write_extras(fn_args.serving_model_dir, config, num_grades, default_preset_dir, training)
     if default_preset_dir:
         shutil.rmtree(os.path.dirname(default_preset_dir), ignore_errors=True)
     if cache_dir:
@@ -288,5 +300,6 @@ def run_fn(fn_args) -> Dict[str, Any]:
         "fit_seconds": fit_seconds,
         "epoch_seconds": timer.seconds,
         "train_examples_per_second": examples_per_second,
+        "budget_steps": budget.steps if budget else None,
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
     }

