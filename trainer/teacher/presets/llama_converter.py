@@ -30,6 +30,7 @@ Example (the tiny random file the tests use; the real one is `source_model_path(
 ('Llama3Backbone', True, 32)
 """
 
+import dataclasses
 import json
 import os
 from typing import Callable, Optional
@@ -68,19 +69,13 @@ def build_backbone(model: LlamaGguf, dtype: Optional[str] = None):
     """A `Llama3Backbone` of the file's architecture holding its weights."""
     import keras_hub
 
-    arch = model.architecture
+    # The architecture's fields are named as keras-hub's arguments, but for the context
+    # length: rotary positions give keras-hub's Llama no fixed limit.
+    arguments = dataclasses.asdict(model.architecture)
+    del arguments["context_length"]
     backbone = keras_hub.models.Llama3Backbone(
-        vocabulary_size=arch.vocabulary_size,
-        num_layers=arch.num_layers,
-        num_query_heads=arch.num_query_heads,
-        hidden_dim=arch.hidden_dim,
-        intermediate_dim=arch.intermediate_dim,
-        num_key_value_heads=arch.num_key_value_heads,
-        rope_max_wavelength=arch.rope_max_wavelength,
-        layer_norm_epsilon=arch.layer_norm_epsilon,
-        tie_word_embeddings=model.tied_embeddings,
-        dtype=dtype,
-    )
+        **arguments, tie_word_embeddings=model.tied_embeddings, dtype=dtype)
+    arch = model.architecture
     tensors = model.tensors
 
     def assign(variable, name, transpose=False):
