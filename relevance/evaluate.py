@@ -50,7 +50,7 @@ from relevance.evaluate_flags import (  # noqa: F401 - add_evaluate_parser: re-e
 from relevance.readers import RawRow, read_rows
 from relevance.records import record_to_example
 from relevance.row_validation import validate_row
-from trainer.export import load_relevance_model
+from models.export import load_relevance_model
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ def score_with_saved_model(
         raise InputError(
             f"{path}: the SavedModel has no {contract.SIGNATURE_EXAMPLES!r} signature "
             f"(found {', '.join(loaded.signatures) or 'none'}); export it with "
-            "trainer.export.save_serving_module."
+            "models.export.save_serving_module."
         )
     signature = loaded.signatures[contract.SIGNATURE_EXAMPLES]
     batches, started, last_log = [], time.time(), time.time()

@@ -23,7 +23,7 @@ from relevance import contract
 from serving.errors import ServingError
 from serving.limits import MIB
 from serving.score_flags import add_score_parser  # noqa: F401 - re-exported
-from serving.tensor_codec import string_vector_proto, to_bytes
+from models.tensor_codec import string_vector_proto, to_bytes
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Tiny but real relevance SavedModels for tests, the benchmark's --demo and smoke checks.
 
 The model scores query-token overlap with the item text (hashed bags of words), so it
-answers sensibly, carries the standard signatures of `trainer.export`, and builds and
+answers sensibly, carries the standard signatures of `models.export`, and builds and
 loads in about a second. `hidden_layers` adds dense layers whose cost stands in for a
 bigger model (the benchmark's demo teacher).
 
@@ -21,7 +21,7 @@ import tempfile
 import tensorflow as tf
 
 from relevance import contract
-from trainer.export import RelevanceServingModule, save_serving_module
+from models.export import RelevanceServingModule, save_serving_module
 
 _BUCKETS = 1024
 

@@ -9,7 +9,7 @@ from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
 from serving.errors import RequestRejected
 from serving.positional_signature import PositionalSignature
-from trainer.export import load_relevance_model
+from models.export import load_relevance_model
 
 
 class LoadedVersion:

@@ -19,7 +19,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 import grpc
 
 from serving.errors import RequestRejected
-from serving.export_layout import list_versions, read_warmup_requests
+from models.export_layout import list_versions, read_warmup_requests
 from serving.loaded_version import LoadedVersion, read_version_fingerprint
 
 log = logging.getLogger(__name__)

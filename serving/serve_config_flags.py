@@ -4,7 +4,7 @@
         --container-base-dir /models
 
 writes SERVING_DIR/models.config and SERVING_DIR/batching_parameters.txt
-(serving/export_layout.py), ready for `docker run ... tensorflow/serving
+(models/export_layout.py), ready for `docker run ... tensorflow/serving
 --model_config_file=/models/models.config --enable_batching
 --batching_parameters_file=/models/batching_parameters.txt`.
 """
@@ -30,7 +30,7 @@ def add_serve_config_parser(subparsers) -> argparse.ArgumentParser:
 
 def serve_config_main(args) -> int:
     """Writes both files; a missing serving directory or model is a one-line error (exit 2)."""
-    from serving.export_layout import write_batching_parameters, write_model_server_config
+    from serving.server_config import write_batching_parameters, write_model_server_config
 
     names = args.model_name or ["relevance_student"]
     missing = [name for name in names if not os.path.isdir(os.path.join(args.serving_dir, name))]

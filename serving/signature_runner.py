@@ -21,7 +21,7 @@ from serving.limits import ServingLimits
 from serving.loaded_version import LoadedVersion
 from serving.positional_signature import PositionalSignature
 from serving.request_batcher import RequestBatcher
-from serving.tensor_codec import proto_dtype, proto_shape, proto_to_numpy
+from models.tensor_codec import proto_dtype, proto_shape, proto_to_numpy
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from relevance.evaluate import (
     BASELINE_NAME, add_evaluate_parser, evaluate_main, model_display_names,
     parse_adapter_options, resolve_saved_model_dir,
 )
-from trainer.export import RelevanceServingModule, save_serving_module
+from models.export import RelevanceServingModule, save_serving_module
 
 NUM_GRADES = 3
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

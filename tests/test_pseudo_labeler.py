@@ -22,7 +22,7 @@ from components.pseudo_labeler.executor import Executor
 from components.pseudo_labeler.records import TEACHER_FEATURES, parse_candidate
 from components.pseudo_labeler.teacher import ScoreWithTeacher
 from relevance import contract
-from trainer.export import RelevanceServingModule, save_serving_module
+from models.export import RelevanceServingModule, save_serving_module
 
 G = 5
 
@@ -391,7 +391,7 @@ def test_real_pretrained_teacher_labels_a_handful_of_rows(e5_preset, tmp_path):
     pair is labeled, each soft label equals the exported teacher's own prediction for
     that row alone (length buckets, batching and padding trim change nothing), and the
     counts reconcile."""
-    from trainer.export import load_relevance_model
+    from models.export import load_relevance_model
     from trainer.teacher.config import TeacherConfig
     from trainer.teacher.model import TeacherModel
 

@@ -16,7 +16,7 @@ from serving.batching_parameters import BatchingParameters
 from serving.client import RelevanceClient
 from serving.demo_models import copy_lexical_model, sample_candidates
 from serving.errors import RequestRejected
-from serving.export_layout import write_batching_parameters
+from serving.server_config import write_batching_parameters
 from serving.request_batcher import RequestBatcher
 from serving.server import (
     RelevanceServer,

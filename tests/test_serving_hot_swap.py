@@ -121,7 +121,7 @@ def test_requests_wait_out_an_empty_base_path_with_unavailable(tmp_path):
 def _predict_request(client, candidates):
     from tensorflow_serving.apis import model_pb2, predict_pb2
 
-    from serving.tensor_codec import string_vector_proto
+    from models.tensor_codec import string_vector_proto
 
     request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=MODEL))
     for name, values in client._inputs("red shoes", candidates).items():

@@ -185,7 +185,7 @@ def test_default_preset_trains_exports_and_serves_in_a_fresh_process(tmp_path, p
     assert np.isfinite(history.history["loss"][0])
 
     export_dir = str(tmp_path / "export")
-    from trainer.export import save_serving_module
+    from models.export import save_serving_module
     save_serving_module(teacher.serving_module(), export_dir)
     served = _serve_in_fresh_process(export_dir)
     _assert_probabilities(served["raw"], 2)

@@ -13,7 +13,7 @@ import sentencepiece
 import tensorflow as tf
 
 from relevance import contract
-from trainer import export
+from models import export
 from trainer.teacher import backbones
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.heads import TokenPooling

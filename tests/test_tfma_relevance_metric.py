@@ -11,7 +11,7 @@ from pipeline.evaluation.eval_config import relevance_eval_config
 from pipeline.evaluation.results import read_evaluation
 from pipeline.evaluation.tfma_metric import RelevanceMetrics
 from relevance import contract, metrics
-from trainer.export import RelevanceServingModule
+from models.export import RelevanceServingModule
 
 NUM_GRADES = 3
 # (query_id, language, label_source, title, description, reference grade)

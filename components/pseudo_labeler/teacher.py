@@ -22,7 +22,7 @@ from apache_beam.utils import shared
 from components.progress import RateProgress
 from components.pseudo_labeler.records import Candidate
 from relevance import contract
-from trainer.export import load_relevance_model
+from models.export import load_relevance_model
 
 _METRICS_NAMESPACE = "PseudoLabeler"
 

@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 
 from relevance import contract
-from trainer import export
+from models import export
 from trainer.teacher import vocabulary
 from trainer.epoch_log import EpochLog
 from trainer.teacher.config import TeacherConfig

@@ -184,7 +184,7 @@ def save_serving_module(module: RelevanceServingModule, export_dir: str) -> str:
     model through the Pusher, so TF Serving warms every pushed version before traffic.
     Returns `export_dir`.
     """
-    from serving.export_layout import write_warmup_requests
+    from models.export_layout import write_warmup_requests
 
     tf.saved_model.save(module, export_dir, signatures=module.signatures())
     write_warmup_requests(export_dir, model_name="relevance")
