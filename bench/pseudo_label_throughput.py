@@ -45,7 +45,7 @@ from components.pseudo_labeler.labeling_pipeline import (  # noqa: E402
 )
 from relevance import contract  # noqa: E402
 from relevance.demo_data import write_demo_data  # noqa: E402
-from relevance.evaluate import score_with_saved_model  # noqa: E402
+from evaluation.evaluate import score_with_saved_model  # noqa: E402
 from relevance.readers import read_rows  # noqa: E402
 from relevance.records import record_to_example, to_record  # noqa: E402
 

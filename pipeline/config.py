@@ -14,7 +14,7 @@ import dataclasses
 import os
 from typing import Any, Dict, List, Optional
 
-from pipeline.evaluation import gate_settings
+from evaluation import gate_settings
 from relevance import contract
 
 DEFAULT_PIPELINE_NAME = "search-relevance"

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from pipeline.evaluation import gate_settings
+from evaluation import gate_settings
 from relevance import contract
 from relevance.adapters import crowdflower, xquad_r
 from relevance.caption_flags import add_caption_flags, caption_overrides, prepare_demo_captions
@@ -306,7 +306,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
 
 
 def _config_overrides(args) -> Dict:
-    from pipeline.evaluation.gate import GatePolicy, gate_metrics_from_text
+    from evaluation.gate import GatePolicy, gate_metrics_from_text
 
     try:  # fail before any component runs, not in the gate at the end
         gate_metrics = GatePolicy(

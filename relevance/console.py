@@ -25,13 +25,13 @@ import time
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from components.progress import PROGRESS_FIELD
+from evaluation.metrics import HEADLINE_METRICS
 from relevance.progress_display import ProgressDisplay
 
 PROGRESS_LOGGER = "relevance.progress"
 _RUNNING = "Component %s is running."
 _FINISHED = "Component %s is finished."
 _CACHED = "A cached execution %d is used."
-HEADLINE_METRICS = ("accuracy", "qwk", "ndcg@10")
 _MODEL_ORDER = ("teacher", "student", "previous", "bm25_baseline")
 
 

@@ -1,4 +1,4 @@
-"""The `relevance evaluate` command line, kept apart from `relevance.evaluate` so that
+"""The `relevance evaluate` command line, kept apart from `evaluation.evaluate` so that
 building the `relevance` parser (e.g. for `--help`) does not import TensorFlow."""
 
 import argparse
@@ -8,9 +8,7 @@ import tempfile
 from relevance.adapters import ADAPTERS
 from relevance.flag_checks import AT_LEAST_ONE, existing_path, num_grades, output_dir
 from relevance.readers import FORMATS
-
-CANONICAL_FORMATS = ("auto",) + tuple(FORMATS)
-DEFAULT_BATCH_SIZE = 512
+from evaluation.settings import CANONICAL_FORMATS, DEFAULT_BATCH_SIZE
 
 
 def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
@@ -59,7 +57,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     log_path = evaluate_log_path(args.output)
     with routed_logs(log_path, args.verbose) as terminal:
-        from relevance.evaluate import evaluate_main  # imports TF: inside the routing
+        from evaluation.evaluate import evaluate_main  # imports TF: inside the routing
 
         status = evaluate_main(args, out=terminal)
         print(f"full log: {log_path}", file=terminal)

@@ -189,7 +189,7 @@ def test_the_demo_gates_with_a_wider_student_tolerance_than_run():
 
 
 def test_gate_z_and_resamples_flags_reach_the_config():
-    from pipeline.evaluation import gate_settings
+    from evaluation import gate_settings
 
     parser = cli.build_parser()
     # The noise-aware widening is on for every run, the demo included.

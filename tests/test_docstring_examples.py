@@ -11,7 +11,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("components", "models", "pipeline", "relevance", "serving", "trainer")
+PACKAGES = ("components", "evaluation", "models", "pipeline", "relevance", "serving", "trainer")
 
 
 def _module_names():

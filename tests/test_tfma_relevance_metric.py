@@ -6,11 +6,12 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from components.pseudo_labeler.records import FIELDS_PRESENT, REFERENCE_GRADE
-from pipeline.evaluation.eval_config import relevance_eval_config
-from pipeline.evaluation.results import read_evaluation
-from pipeline.evaluation.tfma_metric import RelevanceMetrics
-from relevance import contract, metrics
+from relevance.contract import FIELDS_PRESENT, REFERENCE_GRADE
+from evaluation.eval_config import relevance_eval_config
+from evaluation.results import read_evaluation
+from evaluation.tfma_metric import RelevanceMetrics
+from relevance import contract
+from evaluation import metrics
 from models.export import RelevanceServingModule
 
 NUM_GRADES = 3

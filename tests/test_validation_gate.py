@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.pseudo_labeler.records import FIELDS_PRESENT, REFERENCE_GRADE
-from pipeline.evaluation import gate_rows
-from pipeline.evaluation.bm25_eval import evaluate_bm25
-from pipeline.evaluation.gate import GatePolicy, PairedRows
-from pipeline.evaluation.gate_report import read_gate_report, write_gate_report
-from pipeline.evaluation.slices import HUMAN_SLICE
-from relevance import contract, metrics
+from relevance.contract import FIELDS_PRESENT, REFERENCE_GRADE
+from evaluation import gate_rows
+from evaluation.bm25_eval import evaluate_bm25
+from evaluation.gate import GatePolicy, PairedRows
+from evaluation.gate_report import read_gate_report, write_gate_report
+from evaluation.slices import HUMAN_SLICE
+from relevance import contract
+from evaluation import metrics
 
 
 def _metrics(accuracy, ndcg):

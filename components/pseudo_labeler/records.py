@@ -29,14 +29,8 @@ from relevance import contract
 # Language bucket for rows without a usable language (BCP-47 "undetermined").
 UNKNOWN_LANGUAGE = "und"
 
-# Evaluation features, written on every output row so that every evaluated model (the
-# student, the teacher, a previously pushed model, the BM25 baseline) is sliced and
-# labeled by the data, not by its own export code.
-# "title+description+image_caption": the non-empty item text fields, in contract order.
-FIELDS_PRESENT = "fields_present"
-# The grade evaluation compares against: the human grade on human rows, the teacher's
-# argmax grade on pseudo-labeled rows.
-REFERENCE_GRADE = "reference_grade"
+FIELDS_PRESENT = contract.FIELDS_PRESENT
+REFERENCE_GRADE = contract.REFERENCE_GRADE
 
 # Features this component writes; an input that already has them would be ambiguous.
 TEACHER_FEATURES = (

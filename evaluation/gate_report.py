@@ -1,7 +1,7 @@
 """The gate's record: `gate.json` (every model's metrics per slice, the decision and its
 reasons) and `report.md` (the same as tables), written into the ModelBlessing directory.
 
-Each noise-aware `teacher_tolerance` check (see `pipeline.evaluation.gate`) records the
+Each noise-aware `teacher_tolerance` check (see `evaluation.gate`) records the
 tolerance asked, the paired bootstrap SE of student - teacher, z, the effective
 tolerance, and the eval queries and rows the SE is over; report.md shows them as the
 table "Student vs teacher: noise-aware tolerance".
@@ -21,8 +21,8 @@ from typing import Dict, List
 
 import tensorflow as tf
 
-from pipeline.evaluation.slices import HUMAN_SLICE, OVERALL
-from relevance import metrics
+from evaluation.slices import HUMAN_SLICE, OVERALL
+from evaluation import metrics
 
 GATE_FILE_NAME = "gate.json"
 REPORT_FILE_NAME = "report.md"

@@ -3,13 +3,13 @@
 `GatePolicy`, the ValidationGate component's parameters, `PipelineConfig` and the CLI
 flags all read them from here; this module imports no TensorFlow, so the CLI can show
 them in `--help` without loading it. The rule they parametrise is in
-`pipeline.evaluation.gate` and docs/evaluation.md ("The validation gate").
+`evaluation.gate` and docs/evaluation.md ("The validation gate").
 
 >>> DEFAULT_GATE_Z, DEFAULT_GATE_RESAMPLES
 (1.96, 1000)
 """
 
-from relevance import bootstrap
+from evaluation import bootstrap
 
 DEFAULT_GATE_METRICS = ("accuracy", "ndcg@10")
 # The student must be within this of the teacher on each gate metric, at least.

@@ -9,14 +9,14 @@ argmax, so the teacher would be perfect there by construction):
    tolerance = max(`student_tolerance`, `z` x SE(student - teacher)) when the gate
    slice's rows are given (`PairedRows`: both models' predictions on the same rows),
    else `student_tolerance`. SE is the paired bootstrap standard error over the gate
-   slice's queries (`relevance.bootstrap.metric_difference_se`, `resamples` draws,
+   slice's queries (`evaluation.bootstrap.metric_difference_se`, `resamples` draws,
    fixed `seed`): on a small eval set the tolerance widens to what sampling noise
    alone can explain; on a large one it stays `student_tolerance`. `z` = 0 disables
    the widening;
 3. `not_worse_than_pushed`: for each gate metric, student >= previously pushed model -
    `pushed_tolerance` (skipped when nothing has been pushed yet).
 
-Gate metrics are "higher is better" metrics of `relevance.metrics` (accuracy, qwk,
+Gate metrics are "higher is better" metrics of `evaluation.metrics` (accuracy, qwk,
 ndcg@k, auroc_ge_t). A comparison whose reference is undefined (None) is skipped and
 says so; a student metric that is undefined where the reference is defined fails.
 
@@ -34,12 +34,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from pipeline.evaluation.gate_settings import (  # noqa: F401 - DEFAULT_GATE_METRICS: re-exported
+from evaluation.gate_settings import (  # noqa: F401 - DEFAULT_GATE_METRICS: re-exported
     DEFAULT_GATE_METRICS, DEFAULT_GATE_RESAMPLES, DEFAULT_GATE_SEED, DEFAULT_GATE_Z,
     DEFAULT_STUDENT_TOLERANCE,
 )
-from pipeline.evaluation.slices import HUMAN_SLICE
-from relevance import bootstrap
+from evaluation.slices import HUMAN_SLICE
+from evaluation import bootstrap
 
 ModelMetrics = Dict[str, Dict[str, Optional[float]]]
 _EPSILON = 1e-9  # float noise must not fail an equal model

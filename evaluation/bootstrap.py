@@ -11,7 +11,7 @@ SEs of 0 is not evidence that one model is better.
 How the difference is recomputed on a resample:
 
 * nDCG@k: the mean of the per-query differences (queries with at least two distinct
-  grades, as `relevance.metrics.mean_ndcg` averages over);
+  grades, as `evaluation.metrics.mean_ndcg` averages over);
 * accuracy: the pooled row accuracy difference, sum over the drawn queries of
   (rows a gets right - rows b gets right) / sum of their rows;
 * qwk, auroc_ge_t: the metric itself on the drawn queries' rows (a query drawn twice
@@ -28,7 +28,7 @@ from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 
-from relevance import metrics
+from evaluation import metrics
 
 DEFAULT_SEED = 0
 # Index draws are made in blocks of at most this many (resample, query) cells, ~32 MB;
@@ -84,7 +84,7 @@ def pooled_accuracy_differences(correct_a, correct_b, query_ids, resamples: int,
 
 
 def _metric_on_rows(metric: str, num_grades: int):
-    """(grades, probabilities) -> value of a `relevance.metrics` key other than nDCG."""
+    """(grades, probabilities) -> value of a `evaluation.metrics` key other than nDCG."""
     if metric == "qwk":
         return lambda grades, probabilities: metrics.quadratic_weighted_kappa(
             grades, metrics.predicted_grade(probabilities), num_grades)

@@ -1,5 +1,5 @@
 """The gate slice's eval rows as the student and the teacher scored them, for the gate's
-paired bootstrap (`pipeline.evaluation.gate.PairedRows`).
+paired bootstrap (`evaluation.gate.PairedRows`).
 
 The teacher needs no scoring here: the PseudoLabeler wrote its grade probabilities on
 every eval row (`soft_label`), from the same teacher model the TeacherEvaluator
@@ -20,9 +20,9 @@ from typing import Callable, List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from pipeline.evaluation import slices
-from pipeline.evaluation.bm25_eval import query_key, reference_grades, slice_row
-from pipeline.evaluation.gate import PairedRows
+from evaluation import slices
+from evaluation.bm25_eval import query_key, reference_grades, slice_row
+from evaluation.gate import PairedRows
 from relevance import contract
 
 

@@ -1,10 +1,10 @@
-"""`RelevanceMetrics`: every metric of `relevance.metrics` as one custom TFMA metric.
+"""`RelevanceMetrics`: every metric of `evaluation.metrics` as one custom TFMA metric.
 
 TFMA computes a metric per slice with a Beam combiner. Ranking metrics (nDCG per query)
 need every row of a query together, and the slices here (language, label source, fields
 present) do not keep queries apart, so one combiner collects, per model and slice, the
 (query key, grade, probabilities) of every row and hands them to
-`relevance.metrics.compute_all` at the end. The values are therefore exactly those of
+`evaluation.metrics.compute_all` at the end. The values are therefore exactly those of
 `relevance evaluate`.
 
 Memory bound: per model and slice about (G + 2) x 8 bytes plus the query key per row,
@@ -16,13 +16,13 @@ PseudoLabeler's `reference_grade`), the model's `probabilities` [G], and the fea
 `query_id` and `label_source` (rows of the same query id but a different label source
 are different queries). A row without a grade is not scored; the metric `unlabeled`
 counts those rows. Undefined metrics (e.g. AUROC with one class) are NaN in TFMA and
-None once read back with `pipeline.evaluation.results`.
+None once read back with `evaluation.results`.
 
 Example (in an EvalConfig; TFX's Evaluator imports the module by name):
 
 >>> import json, tensorflow_model_analysis as tfma
 >>> config = tfma.MetricConfig(class_name="RelevanceMetrics",
-...     module="pipeline.evaluation.tfma_metric", config=json.dumps({"num_grades": 5}))
+...     module="evaluation.tfma_metric", config=json.dumps({"num_grades": 5}))
 >>> RelevanceMetrics(num_grades=5).name
 'relevance'
 """
@@ -34,7 +34,8 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
-from relevance import contract, metrics
+from relevance import contract
+from evaluation import metrics
 
 # Teacher graphs use TF-Text ops (SentencePiece); this module is imported wherever TFMA
 # builds or unpickles the metric, so importing here registers them before models load.
@@ -57,7 +58,7 @@ class RelevanceMetrics(tfma.metrics.Metric):
         query_id_key: feature grouping rows into queries for nDCG (not `query_key`:
             TFMA overwrites an argument of that name with MetricsSpec.query_key).
         label_source_key: feature keeping human and pseudo-labeled queries apart.
-        name: unused in the metric keys (they are the `relevance.metrics` names);
+        name: unused in the metric keys (they are the `evaluation.metrics` names);
             TFMA requires one.
 
     Example:

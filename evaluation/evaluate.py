@@ -11,16 +11,17 @@
   version directories: the newest version is used). Each model is called through its
   `serving_examples` signature in batches.
 * `--baseline-train PATH` (same format as --data) fits the BM25 baseline of
-  `relevance.baseline` and evaluates it as the model "bm25_baseline".
+  `evaluation.baseline` and evaluates it as the model "bm25_baseline".
 * Writes OUTPUT/metrics.json, `{"models": {NAME: {"overall": {...}, "by_language":
   {LANG: {...}}}}, "agreement": [...], "data": {...}}` with the keys of
-  `relevance.metrics.metric_keys`, and OUTPUT/report.md with its PNG plots.
+  `evaluation.metrics.metric_keys`, and OUTPUT/report.md with its PNG plots.
 * The terminal shows one line per model (pairs, headline metrics) and where the report
   went; through the CLI everything else (TensorFlow, the scoring progress) goes to
   OUTPUT/logs/evaluate.log (`relevance.evaluate_flags.run_evaluate`).
 
 Example:
     >>> import argparse
+    >>> from relevance.evaluate_flags import add_evaluate_parser
     >>> parser = argparse.ArgumentParser(prog="relevance")
     >>> _ = add_evaluate_parser(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(["evaluate", "--model", "gs://bucket/serving/student",
@@ -40,13 +41,11 @@ from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
 import numpy as np
 import tensorflow as tf
 
-from relevance import contract, metrics
+from relevance import contract
+from evaluation import metrics
 from relevance.adapters import ADAPTERS, load_records
-from relevance.console import HEADLINE_METRICS
 from relevance.errors import InputError, RecordError
-from relevance.evaluate_flags import (  # noqa: F401 - add_evaluate_parser: re-exported
-    CANONICAL_FORMATS, DEFAULT_BATCH_SIZE, add_evaluate_parser,
-)
+from evaluation.settings import CANONICAL_FORMATS, DEFAULT_BATCH_SIZE
 from relevance.readers import RawRow, read_rows
 from relevance.records import record_to_example
 from relevance.row_validation import validate_row
@@ -94,7 +93,7 @@ def model_lines(models: Dict[str, dict]) -> List[str]:
     ['student        9 pairs · accuracy 0.500 · qwk - · ndcg@10 0.875']
     """
     return [f"{name:<14} {model['overall'].get('n', 0):,} pairs · " + " · ".join(
-        f"{key} {_short(model['overall'].get(key))}" for key in HEADLINE_METRICS)
+        f"{key} {_short(model['overall'].get(key))}" for key in metrics.HEADLINE_METRICS)
         for name, model in models.items()]
 
 
@@ -110,7 +109,7 @@ def evaluate(
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> dict:
     """Score, compute metrics, write metrics.json and report.md; return the metrics dict."""
-    from relevance.report import write_report  # matplotlib only when a report is written
+    from evaluation.report import write_report  # matplotlib only when a report is written
 
     if not model_dirs and not baseline_train:
         raise InputError("nothing to evaluate: pass --model DIR and/or --baseline-train PATH.")
@@ -316,7 +315,7 @@ def score_with_saved_model(
 
 
 def _baseline_predictions(train_path, fmt, num_grades, adapter_options, records) -> np.ndarray:
-    from relevance.baseline import fit_bm25_baseline
+    from evaluation.baseline import fit_bm25_baseline
 
     train_records, train_grades = load_labeled_records(
         train_path, fmt, num_grades, adapter_options

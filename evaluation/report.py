@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from relevance import metrics  # noqa: E402
+from evaluation import metrics  # noqa: E402
 
 _LANGUAGE_TABLE_KEYS = ("n", "accuracy", "qwk", "ndcg@10", "ece")
 
@@ -61,7 +61,7 @@ def write_report(
     lines += _table(["model"] + keys, [
         [name] + [document["models"][name]["overall"].get(k) for k in keys] for name in names
     ])
-    lines += ["", "Metric definitions: see `relevance/metrics.py` (nDCG ties are broken "
+    lines += ["", "Metric definitions: see `evaluation/metrics.py` (nDCG ties are broken "
               "pessimistically; AUROC at t scores P(grade >= t)).", ""]
     lines += ["## By language", ""]
     all_languages = sorted({lang for name in names

@@ -1,6 +1,6 @@
 """The lexical floor in the pipeline: BM25 fitted on the train split, scored on eval.
 
-`relevance.baseline` is fitted on the rows of the student's train split (every row feeds
+`evaluation.baseline` is fitted on the rows of the student's train split (every row feeds
 the corpus statistics; the human-graded ones fit the score -> grade mapping) and scored
 on the eval split, with the same labels (`reference_grade`), query grouping and slices
 as the TFMA Evaluators, so its figures sit in the same table as the models'.
@@ -17,10 +17,11 @@ from typing import Dict, List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from components.pseudo_labeler.records import FIELDS_PRESENT, REFERENCE_GRADE
-from pipeline.evaluation import slices
-from relevance import contract, metrics
-from relevance.baseline import fit_bm25_baseline
+from relevance.contract import FIELDS_PRESENT, REFERENCE_GRADE
+from evaluation import slices
+from relevance import contract
+from evaluation import metrics
+from evaluation.baseline import fit_bm25_baseline
 from relevance.records import example_to_record
 
 ModelMetrics = Dict[str, Dict[str, object]]
@@ -40,7 +41,7 @@ def _bytes(example: tf.train.Example, name: str) -> str:
 
 
 def slice_row(example: tf.train.Example) -> Dict[str, str]:
-    """The slicing columns of an eval row (`pipeline.evaluation.slices.slices_of_row`)."""
+    """The slicing columns of an eval row (`evaluation.slices.slices_of_row`)."""
     return {name: _bytes(example, name)
             for name in (contract.LANGUAGE, contract.LABEL_SOURCE, FIELDS_PRESENT)}
 
@@ -64,7 +65,7 @@ def reference_grades(examples: Sequence[tf.train.Example]) -> List[int]:
 def metrics_by_slice(
     grades, probabilities, query_keys: Sequence[str], slice_rows: Sequence[dict], num_grades: int
 ) -> ModelMetrics:
-    """`relevance.metrics.compute_all` on every slice of `pipeline.evaluation.slices`."""
+    """`evaluation.metrics.compute_all` on every slice of `evaluation.slices`."""
     members: Dict[str, List[int]] = {}
     for index, row in enumerate(slice_rows):
         for name in slices.slices_of_row(row):

@@ -22,7 +22,7 @@ from tfx.dsl.components.base import base_node
 
 from components.validation_gate.component import ValidationGate
 from pipeline.config import PipelineConfig
-from pipeline.evaluation.eval_config import relevance_eval_config
+from evaluation.eval_config import relevance_eval_config
 from relevance import contract
 
 EVALUATOR = "Evaluator"

@@ -17,9 +17,9 @@ import json
 
 import tensorflow_model_analysis as tfma
 
-from components.pseudo_labeler.records import REFERENCE_GRADE
-from pipeline.evaluation import slices
-from pipeline.evaluation.tfma_metric import METRIC_NAME, RelevanceMetrics
+from relevance.contract import REFERENCE_GRADE
+from evaluation import slices
+from evaluation.tfma_metric import METRIC_NAME, RelevanceMetrics
 from relevance import contract
 
 

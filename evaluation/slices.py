@@ -17,7 +17,7 @@ Example:
 
 from typing import Iterable, Sequence, Tuple
 
-from components.pseudo_labeler.records import FIELDS_PRESENT
+from relevance.contract import FIELDS_PRESENT
 from relevance import contract
 
 OVERALL = "overall"

@@ -1,7 +1,7 @@
-"""Reads an Evaluator's TFMA output back as plain dicts of `relevance.metrics` values.
+"""Reads an Evaluator's TFMA output back as plain dicts of `evaluation.metrics` values.
 
 Shape: `{model: {slice name: {metric: value}}}`, slice names from
-`pipeline.evaluation.slices` ("overall", "language=en", ...). TFMA's candidate is
+`evaluation.slices` ("overall", "language=en", ...). TFMA's candidate is
 returned under the name the caller gives; a baseline model (TFMA's "baseline") under
 `baseline_name`. NaN (undefined) becomes None; TFMA's diff keys are left out.
 
@@ -17,7 +17,7 @@ from typing import Dict, Optional
 
 import tensorflow_model_analysis as tfma
 
-from pipeline.evaluation import slices
+from evaluation import slices
 
 ModelMetrics = Dict[str, Dict[str, Optional[float]]]
 _BASELINE = tfma.BASELINE_KEY

@@ -43,6 +43,8 @@ import numpy as np
 
 NDCG_CUTOFFS = (5, 10, 20)
 DEFAULT_CALIBRATION_BINS = 10
+# The metrics a one-line summary shows (the run summary, `relevance evaluate`).
+HEADLINE_METRICS = ("accuracy", "qwk", "ndcg@10")
 
 
 def metric_keys(num_grades: int) -> List[str]:
