@@ -183,7 +183,7 @@ class ServerProcess:
 
     def __init__(self, base: str, model_name: str, batching: bool, workers: int,
                  extra_args: List[str] = ()):
-        command = [sys.executable, "-m", "relevance.cli", "serve", "--model-base-path", base,
+        command = [sys.executable, "-m", "cli.main", "serve", "--model-base-path", base,
                    "--model-name", model_name, "--port", "0", "--poll-seconds", "0",
                    "--workers", str(workers), *extra_args]
         command += ["--enable-batching"] if batching else []

@@ -17,11 +17,11 @@
   `evaluation.metrics.metric_keys`, and OUTPUT/report.md with its PNG plots.
 * The terminal shows one line per model (pairs, headline metrics) and where the report
   went; through the CLI everything else (TensorFlow, the scoring progress) goes to
-  OUTPUT/logs/evaluate.log (`relevance.evaluate_flags.run_evaluate`).
+  OUTPUT/logs/evaluate.log (`cli.evaluate_flags.run_evaluate`).
 
 Example:
     >>> import argparse
-    >>> from relevance.evaluate_flags import add_evaluate_parser
+    >>> from cli.evaluate_flags import add_evaluate_parser
     >>> parser = argparse.ArgumentParser(prog="relevance")
     >>> _ = add_evaluate_parser(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(["evaluate", "--model", "gs://bucket/serving/student",

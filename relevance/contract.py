@@ -77,6 +77,9 @@ REFERENCE_GRADE = "reference_grade"
 SPLIT_TRAIN = "train"
 SPLIT_EVAL = "eval"
 SPLIT_UNLABELED = "unlabeled"
+# Where the staged input files lie under ExampleGen's input base (`relevance run` stages).
+LABELED_DIR = "labeled"
+UNLABELED_DIR = "unlabeled"
 
 # In the raw-text signatures every field is a string vector with one entry per
 # candidate; list fields are passed as one string per candidate, entries joined by this.

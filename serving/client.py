@@ -22,7 +22,6 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_service_p
 from relevance import contract
 from serving.errors import ServingError
 from serving.limits import MIB
-from serving.score_flags import add_score_parser  # noqa: F401 - re-exported
 from models.tensor_codec import string_vector_proto, to_bytes
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,6 @@ from serving.model_service import ModelStatusServicer
 from serving.prediction_service import PredictionServicer
 from serving.request_batcher import RequestBatcher
 from serving.rest import RestGateway
-from serving.serve_flags import add_serve_parser  # noqa: F401 - re-exported
 from serving.signature_runner import SignatureRunner
 
 log = logging.getLogger(__name__)

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from relevance import cli
+from cli import main as cli
 from evaluation import metrics
 from relevance.errors import InputError
 from evaluation.evaluate import (
     BASELINE_NAME, evaluate_main, model_display_names,
     parse_adapter_options, resolve_saved_model_dir,
 )
-from relevance.evaluate_flags import add_evaluate_parser
+from cli.evaluate_flags import add_evaluate_parser
 from models.export import RelevanceServingModule, save_serving_module
 
 NUM_GRADES = 3

@@ -15,7 +15,7 @@ from components.image_captioner.component import ImageCaptioner
 from components.image_captioner.executor import Executor
 from components.image_captioner.quarantine import REASON, quarantine_pattern, read_quarantine
 from components.image_captioner.tiny_preset import write_tiny_paligemma_preset
-from components.progress import LOGGER_NAME, PROGRESS_FIELD
+from relevance.progress import LOGGER_NAME, PROGRESS_FIELD
 from relevance import contract
 from relevance.records import example_to_record, record_to_example, to_record
 
@@ -299,7 +299,7 @@ def test_demo_items_name_generated_images(tmp_path):
 
 
 def test_cli_caption_flags_reach_the_config():
-    from relevance import cli
+    from cli import main as cli
     from relevance.errors import InputError
 
     def overrides(*flags):

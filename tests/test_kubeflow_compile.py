@@ -3,7 +3,7 @@
 import json
 
 from pipeline import pipeline as definition
-from relevance import cli
+from cli import main as cli
 
 EXPECTED_COMPONENTS = {
     definition.EXAMPLE_GEN,

@@ -19,7 +19,8 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from pipeline import pipeline as definition
-from relevance import cli, contract
+from relevance import contract
+from cli import main as cli
 from evaluation import metrics
 from relevance.demo_data import write_demo_data
 

@@ -23,7 +23,8 @@ from tensorflow_serving.apis import (
 
 from relevance import contract
 from serving.batching_parameters import BatchingParameters
-from serving.client import RelevanceClient, add_score_parser, score_main
+from cli.score_flags import add_score_parser
+from serving.client import RelevanceClient, score_main
 from serving.demo_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
 from models.export_layout import write_warmup_requests

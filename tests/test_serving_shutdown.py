@@ -16,12 +16,14 @@ from relevance.errors import InputError
 from serving.client import RelevanceClient
 from serving.demo_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
-from serving.server import add_serve_parser, limits_from_args
+from cli.serve_flags import add_serve_parser
+from serving.server import limits_from_args
 
 MODEL = "relevance_teacher"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCH = (
-    "import argparse, sys; from serving.server import add_serve_parser, serve_main; "
+    "import argparse, sys; from cli.serve_flags import add_serve_parser; "
+    "from serving.server import serve_main; "
     "p = argparse.ArgumentParser(); add_serve_parser(p.add_subparsers(dest='command')); "
     "sys.exit(serve_main(p.parse_args(sys.argv[1:])))"
 )
@@ -107,7 +109,7 @@ def test_serve_on_a_busy_port_is_a_one_line_error(tmp_path, busy_flag):
         busy = taken.getsockname()[1]
         ports = {"--port": "0", "--rest-port": "0", busy_flag: str(busy)}
         finished = subprocess.run(
-            [sys.executable, "-m", "relevance.cli", "serve", "--model-base-path", base,
+            [sys.executable, "-m", "cli.main", "serve", "--model-base-path", base,
              "--poll-seconds", "0", *[part for flag, port in ports.items() for part in (flag, port)]],
             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 2, finished.stderr

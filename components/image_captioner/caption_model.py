@@ -24,7 +24,7 @@ from apache_beam.utils import shared
 
 from components.image_captioner.caption_cache import CaptionCache
 from components.image_captioner.images import decode_image
-from components.progress import RateProgress
+from relevance.progress import RateProgress
 
 _METRICS_NAMESPACE = "ImageCaptioner"
 
@@ -85,7 +85,7 @@ class GenerateCaptions(beam.DoFn):
     A batch that fails is retried image by image; images that still fail go to the
     `FAILED` output (their items keep an empty caption). A preset that cannot be loaded
     is a configuration error and fails the pipeline. Progress (images, rate, ETA) goes
-    to `components.progress`; the optional `total_images` argument (a side input) is the
+    to `relevance.progress`; the optional `total_images` argument (a side input) is the
     number of images the whole step captions, for the percentage and ETA.
 
     Example:

@@ -22,8 +22,8 @@ from components.pseudo_labeler.counts import COUNTS_FILE_NAME
 from pipeline import pipeline as definition
 from pipeline.config import PipelineConfig
 from pipeline.summary import latest_outputs
-from relevance.console import RunConsole
-from relevance.run_log import RunFailed
+from cli.console import RunConsole
+from cli.run_log import RunFailed
 
 
 def _read_json(path: str):

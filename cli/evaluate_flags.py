@@ -6,7 +6,7 @@ import os
 import tempfile
 
 from relevance.adapters import ADAPTERS
-from relevance.flag_checks import AT_LEAST_ONE, existing_path, num_grades, output_dir
+from cli.flag_checks import AT_LEAST_ONE, existing_path, num_grades, output_dir
 from relevance.readers import FORMATS
 from evaluation.settings import CANONICAL_FORMATS, DEFAULT_BATCH_SIZE
 
@@ -53,7 +53,7 @@ def evaluate_log_path(output: str) -> str:
 def run_evaluate(args: argparse.Namespace) -> int:
     """`relevance evaluate` with a readable terminal: one line per model scored and where
     the report went; TensorFlow's and the other frameworks' logs go to the log file."""
-    from relevance.run_log import routed_logs
+    from cli.run_log import routed_logs
 
     log_path = evaluate_log_path(args.output)
     with routed_logs(log_path, args.verbose) as terminal:

@@ -17,7 +17,7 @@ import os
 from typing import Dict
 
 from relevance.errors import InputError
-from relevance.flag_checks import AT_LEAST_ONE
+from cli.flag_checks import AT_LEAST_ONE
 
 logger = logging.getLogger(__name__)
 

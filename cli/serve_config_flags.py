@@ -15,7 +15,7 @@ import sys
 
 
 def add_serve_config_parser(subparsers) -> argparse.ArgumentParser:
-    """Adds `serve-config` to a subparsers object; relevance.cli dispatches to serve_config_main."""
+    """Adds `serve-config` to a subparsers object; cli.main dispatches to serve_config_main."""
     parser = subparsers.add_parser(
         "serve-config", help="write models.config and batching parameters for real TF Serving")
     parser.add_argument("--serving-dir", required=True, metavar="BASE",

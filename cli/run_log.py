@@ -3,7 +3,7 @@
 TFX, absl, TensorFlow, Beam and Python warnings all log at INFO into the run's log;
 C++ code (TensorFlow's CUDA-factory registration errors on a CPU machine, gRPC) writes to
 file descriptor 2 directly, so the descriptors themselves are pointed at the log while
-the run lasts. The terminal keeps only what `relevance.console` prints.
+the run lasts. The terminal keeps only what `cli.console` prints.
 
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "logs", "run.log")

@@ -6,7 +6,7 @@ at the end, e.g.
     PseudoLabeler[unlabeled]: 1,200/5,023 rows (23.9%) · 19.8 rows/s · ETA 3m13s
 
 Each record also carries a `ProgressReport` (attribute `PROGRESS_FIELD`), from which the
-run's console draws a progress bar on a terminal (`relevance.progress_display`); the
+run's console draws a progress bar on a terminal (`cli.progress_display`); the
 text is what the log file, and a console that is not a terminal, show.
 
 Each Beam worker reports its own share; `total` is the whole split's row count (0 when

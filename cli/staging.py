@@ -11,11 +11,10 @@ import os
 import shutil
 from typing import List, Sequence
 
+from relevance.contract import LABELED_DIR, UNLABELED_DIR
 from relevance.errors import InputError
 from relevance.row_validation import FileCheck, check_input_file
 
-LABELED_DIR = "labeled"
-UNLABELED_DIR = "unlabeled"
 
 
 def expand_inputs(paths: Sequence[str], role: str) -> List[str]:

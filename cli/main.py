@@ -19,15 +19,15 @@ from typing import Dict, List, Optional
 from evaluation import gate_settings
 from relevance import contract
 from relevance.adapters import crowdflower, xquad_r
-from relevance.caption_flags import add_caption_flags, caption_overrides, prepare_demo_captions
+from cli.caption_flags import add_caption_flags, caption_overrides, prepare_demo_captions
 from relevance.errors import InputError
-from relevance.flag_checks import (
+from cli.flag_checks import (
     AT_LEAST_ONE, NON_NEGATIVE, PERCENT, POSITIVE, PROBABILITY, FlagParser, float_between,
     int_at_least, num_grades, output_dir, output_file,
 )
-from relevance.presets_cli import add_preset_cache_flag, prepare_teacher_preset
+from cli.presets_cli import add_preset_cache_flag, prepare_teacher_preset
 from relevance.readers import FILE_ADAPTER_FORMATS, FORMATS
-from relevance.run_log import RunFailed, routed_logs
+from cli.run_log import RunFailed, routed_logs
 
 EXIT_USER_ERROR = 2
 # Held out of training for the gate: 0 leaves the gate nothing to judge the student on,
@@ -218,11 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--format", default="auto", choices=RUN_FORMATS)
     _add_model_flags(compile_)
 
-    from relevance.evaluate_flags import add_evaluate_parser
-    from relevance.presets_cli import add_presets_parser
-    from serving.score_flags import add_score_parser
-    from serving.serve_config_flags import add_serve_config_parser
-    from serving.serve_flags import add_serve_parser
+    from cli.evaluate_flags import add_evaluate_parser
+    from cli.presets_cli import add_presets_parser
+    from cli.score_flags import add_score_parser
+    from cli.serve_config_flags import add_serve_config_parser
+    from cli.serve_flags import add_serve_parser
 
     add_evaluate_parser(commands)
     add_serve_parser(commands)
@@ -282,7 +282,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "match_features": args.teacher_match_features,
         "similarity_prior": args.teacher_similarity_prior,
     }
-    # Each flag's range is checked as it is parsed (relevance.flag_checks); this pair only
+    # Each flag's range is checked as it is parsed (cli.flag_checks); this pair only
     # makes sense together.
     weights = (args.student_human_weight, args.student_distill_weight)
     if all(weight == 0 for weight in weights):
@@ -349,7 +349,7 @@ def _log_path(args) -> str:
 
 def _run_routed(args, labeled, unlabeled, input_format, out) -> Dict:
     from pipeline.config import PipelineConfig
-    from relevance.staging import preflight, stage_inputs
+    from cli.staging import preflight, stage_inputs
 
     workdir = os.path.abspath(args.workdir)
     checks = preflight(labeled, unlabeled, input_format, args.num_grades,
@@ -371,10 +371,10 @@ def _run_routed(args, labeled, unlabeled, input_format, out) -> Dict:
         config.beam_pipeline_args = list(args.beam_arg)
     stage_inputs(config.input_base, labeled, unlabeled)
 
-    from pipeline.run_console import console_for_run
+    from cli.run_console import console_for_run
     from pipeline.runners.local import run_local
     from pipeline.summary import build_run_summary
-    from relevance.console import summary_lines
+    from cli.console import summary_lines
 
     started = time.time()
     print(f"running the pipeline in {workdir} (full log: {_log_path(args)})", file=out, flush=True)
@@ -446,7 +446,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "compile":
             _compile(args)
         elif args.command == "evaluate":
-            from relevance.evaluate_flags import run_evaluate
+            from cli.evaluate_flags import run_evaluate
 
             return run_evaluate(args)
         elif args.command == "serve":
@@ -454,7 +454,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             return serve_main(args)
         elif args.command == "serve-config":
-            from serving.serve_config_flags import serve_config_main
+            from cli.serve_config_flags import serve_config_main
 
             return serve_config_main(args)
         elif args.command == "score":
@@ -462,7 +462,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             return score_main(args)
         elif args.command == "presets":
-            from relevance.presets_cli import presets_main
+            from cli.presets_cli import presets_main
 
             return presets_main(args)
     except InputError as error:

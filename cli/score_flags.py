@@ -1,20 +1,20 @@
 """The `relevance score` command line, kept apart from the client so that building the
 `relevance` parser (e.g. for `--help`) does not import gRPC and TensorFlow.
 
-Every flag is checked as it is parsed (`relevance.flag_checks`): an empty query, a
+Every flag is checked as it is parsed (`cli.flag_checks`): an empty query, a
 batch size or timeout <= 0, a missing candidates or TLS CA file are one-line errors
 before any connection is made."""
 
 import argparse
 
 from relevance import contract
-from relevance.flag_checks import (
+from cli.flag_checks import (
     AT_LEAST_ONE, POSITIVE, candidates_file, existing_file, host_port, non_empty_text,
 )
 
 
 def add_score_parser(subparsers) -> argparse.ArgumentParser:
-    """Adds `score` to a subparsers object; relevance.cli dispatches to score_main."""
+    """Adds `score` to a subparsers object; cli.main dispatches to score_main."""
     parser = subparsers.add_parser(
         "score", help="score candidates for a query with a served model (JSON lines out)")
     parser.add_argument("--server", required=True, metavar="HOST:PORT", type=host_port)

@@ -1,13 +1,13 @@
 """What `relevance run` / `demo` print: one line per component start and end, one per
 training epoch, a progress bar (or, off a terminal, progress lines) for long batch
-steps, and a closing summary. Everything else goes to the run's log (`relevance.run_log`).
+steps, and a closing summary. Everything else goes to the run's log (`cli.run_log`).
 
 Component starts and ends are read from the TFX local orchestrator's own log records
 ("Component X is running." / "... is finished."); each end line reads that component's
 counts from its output artifacts in MLMD. Trainers report epochs on the
 `relevance.progress` logger (`trainer/epoch_log.py`); batch steps report rows there too,
-with a `ProgressReport` attached (`components/progress.py`), which
-`relevance.progress_display` draws.
+with a `ProgressReport` attached (`relevance/progress.py`), which
+`cli.progress_display` draws.
 
 >>> import io
 >>> out = io.StringIO()
@@ -24,11 +24,10 @@ import logging
 import time
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
-from components.progress import PROGRESS_FIELD
+from relevance.progress import LOGGER_NAME as PROGRESS_LOGGER, PROGRESS_FIELD
 from evaluation.metrics import HEADLINE_METRICS
-from relevance.progress_display import ProgressDisplay
+from cli.progress_display import ProgressDisplay
 
-PROGRESS_LOGGER = "relevance.progress"
 _RUNNING = "Component %s is running."
 _FINISHED = "Component %s is finished."
 _CACHED = "A cached execution %d is used."

@@ -1,13 +1,13 @@
 """Progress reports on the run's terminal: a tqdm bar when it is a terminal, lines when not.
 
-The reports come from `components.progress.RateProgress` (one per Beam worker, each
+The reports come from `relevance.progress.RateProgress` (one per Beam worker, each
 with its own share of a label's rows); the display adds the workers' shares up per
 label. On a terminal each label gets a bar with tqdm's rate and ETA; elsewhere (CI,
 pipes, files) the reports' own lines are printed, at most one per label every
 `plain_interval_seconds`, plus every worker's final line.
 
 >>> import io
->>> from components.progress import ProgressReport
+>>> from relevance.progress import ProgressReport
 >>> out = io.StringIO()
 >>> display = ProgressDisplay(out, interactive=False)
 >>> display.report(ProgressReport("Teacher", "w1", 40, 100, "rows", False), "Teacher: 40/100")
@@ -21,7 +21,7 @@ from typing import Callable, Dict, Optional, TextIO
 
 from tqdm import tqdm
 
-from components.progress import ProgressReport
+from relevance.progress import ProgressReport
 
 
 class ProgressDisplay:
