@@ -20,6 +20,7 @@ COPY serving/ serving/
 COPY evaluation/ evaluation/
 COPY components/ components/
 COPY pipeline/ pipeline/
+COPY demo/ demo/
 COPY cli/ cli/
 RUN pip install --ignore-requires-python --no-deps . \
     && python -c "import components.example_gen.executor, components.pseudo_labeler.component, trainer.teacher.task, trainer.student.task"

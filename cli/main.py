@@ -393,7 +393,7 @@ def _run_routed(args, labeled, unlabeled, input_format, out) -> Dict:
 def _demo(args) -> None:
     data_dir = os.path.join(os.path.abspath(args.workdir), "demo_data")
     with routed_logs(_log_path(args), args.verbose) as out:
-        from relevance.demo_data import write_demo_data  # imports TF: inside the routing
+        from demo.data import write_demo_data  # imports TF: inside the routing
 
         paths = write_demo_data(
             data_dir, num_labeled=args.num_labeled, num_unlabeled=args.num_unlabeled,

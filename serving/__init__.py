@@ -1,4 +1,4 @@
-"""Serving: TF Serving export layout, gRPC client and server.
+"""Serving: the gRPC and REST server and client of TF Serving's API, and its config files.
 
 Modules:
     server_config       models.config and batching_parameters.txt for real TF Serving
@@ -18,5 +18,4 @@ Modules:
     limits              per-request and REST client limits (candidates, bytes, JSON
                         depth, header and body timeouts, connections)
     errors              RequestRejected (server side), ServingError (client side)
-    demo_models         tiny real relevance SavedModels for tests and the benchmark
 """

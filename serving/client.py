@@ -89,7 +89,7 @@ class RelevanceClient:
     Example:
 
     >>> import tempfile, os
-    >>> from serving.demo_models import write_lexical_model
+    >>> from demo.serving_models import write_lexical_model
     >>> from serving.server import RelevanceServer
     >>> base = os.path.join(tempfile.mkdtemp(), "relevance_student")
     >>> _ = write_lexical_model(os.path.join(base, "1"))

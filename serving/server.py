@@ -59,7 +59,7 @@ class RelevanceServer:
     Example:
 
     >>> import tempfile, os
-    >>> from serving.demo_models import write_lexical_model
+    >>> from demo.serving_models import write_lexical_model
     >>> from serving.client import RelevanceClient
     >>> base = os.path.join(tempfile.mkdtemp(), "relevance_student")
     >>> _ = write_lexical_model(os.path.join(base, "1"))

@@ -283,8 +283,8 @@ def test_pipeline_has_the_captioner_only_when_enabled(tmp_path):
 
 
 def test_demo_items_name_generated_images(tmp_path):
-    from relevance.demo_data import write_demo_data
-    from relevance.demo_images import DAMAGED_IMAGE
+    from demo.data import write_demo_data
+    from demo.images import DAMAGED_IMAGE
     from relevance.readers import read_rows
 
     paths = write_demo_data(str(tmp_path), num_labeled=200, num_unlabeled=200, seed=1)

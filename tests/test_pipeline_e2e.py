@@ -22,7 +22,7 @@ from pipeline import pipeline as definition
 from relevance import contract
 from cli import main as cli
 from evaluation import metrics
-from relevance.demo_data import write_demo_data
+from demo.data import write_demo_data
 
 pytestmark = pytest.mark.slow  # a whole pipeline run: minutes
 

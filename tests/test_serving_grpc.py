@@ -25,7 +25,7 @@ from relevance import contract
 from serving.batching_parameters import BatchingParameters
 from cli.score_flags import add_score_parser
 from serving.client import RelevanceClient, score_main
-from serving.demo_models import copy_lexical_model, sample_candidates
+from demo.serving_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
 from models.export_layout import write_warmup_requests
 from serving.health import SERVING, check_health

@@ -14,7 +14,7 @@ import pytest
 
 from relevance.errors import InputError
 from serving.client import RelevanceClient
-from serving.demo_models import copy_lexical_model, sample_candidates
+from demo.serving_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
 from cli.serve_flags import add_serve_parser
 from serving.server import limits_from_args

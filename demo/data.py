@@ -19,7 +19,7 @@ other than 5 grades, grades are mapped linearly onto 1..G.
 `unlabeled.csv` holds every language, English included, and no grade column. Image
 captions are English in every language because they come from a vision-language model.
 Many items also name a small generated image (`image`, relative to the data directory;
-see `relevance.demo_images`), mostly items without a caption, for the image captioner.
+see `demo.images`), mostly items without a caption, for the image captioner.
 """
 
 import csv
@@ -33,7 +33,7 @@ from typing import Dict, List, Optional, Tuple
 import tensorflow as tf
 
 from relevance import contract
-from relevance.demo_images import image_reference, write_demo_images
+from demo.images import image_reference, write_demo_images
 
 logger = logging.getLogger(__name__)
 
