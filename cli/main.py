@@ -16,25 +16,17 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from evaluation import gate_settings
+from cli.caption_flags import caption_overrides, prepare_demo_captions
+from cli.flag_checks import FlagParser, int_at_least, output_file
+from cli.presets_cli import prepare_teacher_preset
+from cli.run_flags import add_model_flags, add_run_flags
+from cli.run_log import RunFailed, routed_logs
 from relevance import contract
 from relevance.adapters import crowdflower, xquad_r
-from cli.caption_flags import add_caption_flags, caption_overrides, prepare_demo_captions
 from relevance.errors import InputError
-from cli.flag_checks import (
-    AT_LEAST_ONE, NON_NEGATIVE, PERCENT, POSITIVE, PROBABILITY, FlagParser, float_between,
-    int_at_least, num_grades, output_dir, output_file,
-)
-from cli.presets_cli import add_preset_cache_flag, prepare_teacher_preset
 from relevance.readers import FILE_ADAPTER_FORMATS, FORMATS
-from cli.run_log import RunFailed, routed_logs
 
 EXIT_USER_ERROR = 2
-# Held out of training for the gate: 0 leaves the gate nothing to judge the student on,
-# 100 leaves nothing to train on.
-EVAL_PERCENT = float_between(0.0, 100.0, low_open=True, high_open=True)
-# [CLS] query [SEP] item [SEP] leaves no room for text below this.
-MIN_SEQUENCE_LENGTH = 8
 # Fewer demo rows leave too few queries for a train / eval split by query.
 MIN_DEMO_ROWS = 20
 # `relevance demo`'s size: with the pretrained teacher (3 epochs; 3 encoder passes per
@@ -62,127 +54,6 @@ def _resolve_num_grades(args) -> None:
         args.num_grades = ADAPTER_NUM_GRADES.get(fmt, contract.DEFAULT_NUM_GRADES)
 
 
-def _add_model_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--num-grades", type=num_grades, default=None,
-                        help="G, the number of relevance grades (grades are 1..G); default 5, "
-                             "or the data set's own G with --format crowdflower / xquad-r")
-    parser.add_argument("--eval-percent", type=EVAL_PERCENT, default=20.0,
-                        help="share of labeled queries held out for evaluation, > 0 and < 100 "
-                             "(default 20)")
-    parser.add_argument("--teacher-preset", default=None, metavar="NAME_OR_DIR",
-                        help="the teacher's backbone: multilingual-e5-small (default; "
-                             "pretrained, built once into the preset cache), from-scratch "
-                             "(small, no pretraining: quick runs), a keras-hub preset "
-                             "directory, or a keras-hub preset name")
-    add_preset_cache_flag(parser)
-    parser.add_argument("--teacher-epochs", type=AT_LEAST_ONE, default=None)
-    parser.add_argument("--teacher-batch-size", type=AT_LEAST_ONE, default=None)
-    parser.add_argument("--teacher-learning-rate", type=POSITIVE, default=None)
-    parser.add_argument("--teacher-sequence-length", type=int_at_least(MIN_SEQUENCE_LENGTH),
-                        default=None)
-    parser.add_argument("--teacher-head-lr-multiplier", type=POSITIVE, default=None,
-                        help="the teacher's head learns this many times as fast as its "
-                             "backbone (default: 30 for pretrained presets, 1 for "
-                             "from-scratch)")
-    fields = ", ".join(contract.ITEM_TEXT_FIELDS)
-    parser.add_argument("--teacher-fields", default=None, metavar="F1,F2,...",
-                        help=f"item fields the teacher reads, comma-separated (default: all: "
-                             f"{fields})")
-    parser.add_argument("--teacher-drop-field", action="append", default=None, metavar="FIELD",
-                        help="leave this item field out of the teacher's text, repeatable "
-                             "(field ablations)")
-    parser.add_argument("--teacher-mark-matches", action=argparse.BooleanOptionalAction,
-                        default=None,
-                        help="mark item words that also occur in the query in the teacher's "
-                             "text (default: off for pretrained presets, on for from-scratch)")
-    parser.add_argument("--teacher-match-features", action=argparse.BooleanOptionalAction,
-                        default=None,
-                        help="give the teacher's head the pair's word and character-bigram "
-                             "query coverage (default: on for pretrained presets, off for "
-                             "from-scratch)")
-    parser.add_argument("--teacher-similarity-prior", action=argparse.BooleanOptionalAction,
-                        default=None,
-                        help="add the pretrained encoder's own query/item cosine (a frozen "
-                             "copy, as a bi-encoder) to the teacher's logits; encoder "
-                             "presets only (default: on for multilingual-e5-small, off "
-                             "for other presets)")
-    parser.add_argument("--student-epochs", type=AT_LEAST_ONE, default=None)
-    parser.add_argument("--student-train-steps", type=int_at_least(0), default=None,
-                        help="optimiser steps of the student, spread over its epochs, "
-                             "whatever the number of training rows (default 0: one pass "
-                             "over the rows per epoch)")
-    parser.add_argument("--student-human-weight", type=NON_NEGATIVE, default=None,
-                        help="weight of cross-entropy on human grades in the student's loss "
-                             "(default 1; 0 trains on pseudo-labels only)")
-    parser.add_argument("--student-distill-weight", type=NON_NEGATIVE, default=None,
-                        help="weight of the distillation term (KL to the teacher; default 1)")
-    parser.add_argument("--student-temperature", type=POSITIVE, default=None,
-                        help="distillation temperature T (default 2)")
-    parser.add_argument("--student-min-teacher-spread", type=NON_NEGATIVE, default=None,
-                        help="nats; when the teacher's log-probabilities vary across the "
-                             "student's training rows by less than this, scale their "
-                             "departures from each grade's mean up to it (default 0: off)")
-    parser.add_argument("--student-word-vectors", action=argparse.BooleanOptionalAction,
-                        default=None,
-                        help="give the student word vectors distilled from the teacher's "
-                             "pretrained encoder (default: on for pretrained teacher "
-                             "presets, off for from-scratch)")
-    parser.add_argument("--student-word-vector-dims", type=AT_LEAST_ONE, default=None,
-                        help="dimensions the word vectors are reduced to by PCA (default 128)")
-    parser.add_argument("--student-word-vectors-trainable",
-                        action=argparse.BooleanOptionalAction, default=None,
-                        help="fine-tune the word vectors with the student (default: frozen)")
-    parser.add_argument("--confidence-threshold", type=PROBABILITY, default=0.0,
-                        help="drop pseudo-labels whose top grade probability is below this "
-                             "(0 to 1)")
-    parser.add_argument("--max-volume-multiple", type=NON_NEGATIVE, default=100.0,
-                        help="keep at most this many pseudo-labels per human label (0: no cap)")
-    parser.add_argument("--min-student-accuracy", type=PROBABILITY, default=0.0,
-                        help="the student is pushed only at or above this accuracy on the "
-                             "held-out human grades")
-    parser.add_argument("--student-tolerance", type=NON_NEGATIVE,
-                        default=gate_settings.DEFAULT_STUDENT_TOLERANCE,
-                        help="the student is pushed only within this of the teacher on every "
-                             "gate metric (held-out human grades; default %(default)s), or "
-                             "within --gate-z standard errors of the difference when wider")
-    parser.add_argument("--gate-z", type=NON_NEGATIVE, default=gate_settings.DEFAULT_GATE_Z,
-                        help="the student-vs-teacher tolerance widens to this many paired "
-                             "bootstrap standard errors (over the eval queries) of the "
-                             "difference when that is more than --student-tolerance; 0: no "
-                             "widening (default %(default)s)")
-    parser.add_argument("--gate-resamples", type=int_at_least(2),
-                        default=gate_settings.DEFAULT_GATE_RESAMPLES,
-                        help="paired bootstrap resamples of the eval queries behind --gate-z "
-                             "(fixed seed; default %(default)s)")
-    parser.add_argument("--pushed-tolerance", type=NON_NEGATIVE, default=0.0,
-                        help="the student may be at most this worse than the model pushed "
-                             "last on every gate metric (default 0: not worse)")
-    parser.add_argument("--gate-metrics", default=",".join(gate_settings.DEFAULT_GATE_METRICS),
-                        metavar="M1,M2",
-                        help="metrics the validation gate compares: accuracy, qwk, ndcg@5/10/20, "
-                             "auroc_ge_T (default %(default)s)")
-    parser.add_argument("--pseudo-eval-percent", type=PERCENT, default=10.0,
-                        help="share of pseudo-labeled queries held out of the student's "
-                             "training data and evaluated as label_source=pseudo, 0 to 100 "
-                             "(default 10)")
-    parser.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
-                        help="extra Beam pipeline argument, repeatable, e.g. "
-                             "--beam-arg=--runner=FlinkRunner")
-    add_caption_flags(parser)
-
-
-def _add_run_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workdir", required=True, type=output_dir,
-                        help="directory for all outputs of the run")
-    parser.add_argument("--model-name", default="relevance_student",
-                        help="name of the served model: the push goes to WORKDIR/serving/NAME/VERSION")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="re-run every component even if its inputs did not change")
-    parser.add_argument("--verbose", action="store_true",
-                        help="also show the frameworks' logs (always in WORKDIR/logs/run.log)")
-    _add_model_flags(parser)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = FlagParser(
         prog="relevance",
@@ -192,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="generate the built-in demo catalog and run the pipeline on it")
-    _add_run_flags(demo)
+    add_run_flags(demo)
     demo.add_argument("--num-labeled", type=int_at_least(MIN_DEMO_ROWS), default=DEMO_NUM_LABELED)
     demo.add_argument("--num-unlabeled", type=int_at_least(MIN_DEMO_ROWS), default=DEMO_NUM_UNLABELED)
     demo.set_defaults(student_tolerance=DEMO_STUDENT_TOLERANCE)
@@ -203,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", default="auto", choices=RUN_FORMATS,
                      help="input format (default: from the file extension); crowdflower and "
                           "xquad-r read those public data sets' files directly")
-    _add_run_flags(run)
+    add_run_flags(run)
 
     compile_ = commands.add_parser("compile", help="compile the pipeline for an orchestrator")
     compile_.add_argument("--runner", required=True, choices=["kubeflow"])
@@ -216,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--image", default="search-relevance:latest",
                           help="container image with this project installed (see Dockerfile)")
     compile_.add_argument("--format", default="auto", choices=RUN_FORMATS)
-    _add_model_flags(compile_)
+    add_model_flags(compile_)
 
     from cli.evaluate_flags import add_evaluate_parser
     from cli.presets_cli import add_presets_parser
