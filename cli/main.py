@@ -22,7 +22,7 @@ from cli.presets_cli import prepare_teacher_preset
 from cli.run_flags import add_model_flags, add_run_flags
 from cli.run_log import RunFailed, routed_logs
 from relevance import contract
-from relevance.adapters import crowdflower, xquad_r
+from relevance.adapters import ADAPTERS
 from relevance.errors import InputError
 from relevance.readers import FILE_ADAPTER_FORMATS, FORMATS
 
@@ -43,15 +43,14 @@ DEMO_NUM_UNLABELED = 1000
 # about two standard errors of one accuracy on 44 pairs (0.075); `relevance run`: 0.05.
 DEMO_STUDENT_TOLERANCE = 0.15
 RUN_FORMATS = ["auto", *FORMATS, *FILE_ADAPTER_FORMATS]
-# The number of grades each public data set's adapter maps to (relevance/adapters/).
-ADAPTER_NUM_GRADES = {"crowdflower": crowdflower.NUM_GRADES, "xquad-r": xquad_r.NUM_GRADES}
 
 
 def _resolve_num_grades(args) -> None:
     """--num-grades, else the data set's own G, else the paper's 5."""
     if args.num_grades is None:
         fmt = getattr(args, "format", "auto")
-        args.num_grades = ADAPTER_NUM_GRADES.get(fmt, contract.DEFAULT_NUM_GRADES)
+        adapter = ADAPTERS.get(fmt)
+        args.num_grades = adapter.num_grades if adapter else contract.DEFAULT_NUM_GRADES
 
 
 def build_parser() -> argparse.ArgumentParser:
