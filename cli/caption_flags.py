@@ -16,8 +16,9 @@ import logging
 import os
 from typing import Dict
 
-from relevance.errors import InputError
 from cli.flag_checks import AT_LEAST_ONE
+from pipeline.config import PipelineConfig
+from relevance.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +37,14 @@ def add_caption_flags(parser: argparse.ArgumentParser) -> None:
                        help=f"keras-hub PaliGemma preset name (e.g. {REAL_PRESET_EXAMPLE}, "
                             "needs Kaggle access) or local preset directory; `demo` without "
                             "it uses a tiny RANDOM preset whose captions are gibberish")
-    group.add_argument("--caption-prompt", default="caption en\n",
+    group.add_argument("--caption-prompt", default=PipelineConfig.caption_prompt,
                        help="prompt given with each image; a newline is added at the end "
                             "if missing, as PaliGemma expects (default: 'caption en')")
-    group.add_argument("--caption-max-length", type=AT_LEAST_ONE, default=32,
+    group.add_argument("--caption-max-length", type=AT_LEAST_ONE,
+                       default=PipelineConfig.caption_max_length,
                        help="generated tokens per caption at most (default 32)")
-    group.add_argument("--caption-batch-size", type=AT_LEAST_ONE, default=8,
+    group.add_argument("--caption-batch-size", type=AT_LEAST_ONE,
+                       default=PipelineConfig.caption_batch_size,
                        help="images per model call (default 8)")
     group.add_argument("--caption-cache-dir", default=None, metavar="DIR",
                        help="caption cache by image content hash, kept across runs "

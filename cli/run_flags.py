@@ -16,7 +16,9 @@ from cli.flag_checks import (
     num_grades, output_dir,
 )
 from cli.presets_cli import add_preset_cache_flag
+from components.pseudo_labeler.config import LabelingConfig
 from evaluation import gate_settings
+from pipeline.config import DEFAULT_MODEL_NAME, PipelineConfig
 from relevance import contract
 
 # Held out of training for the gate: 0 leaves the gate nothing to judge the student on,
@@ -30,7 +32,7 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-grades", type=num_grades, default=None,
                         help="G, the number of relevance grades (grades are 1..G); default 5, "
                              "or the data set's own G with --format crowdflower / xquad-r")
-    parser.add_argument("--eval-percent", type=EVAL_PERCENT, default=20.0,
+    parser.add_argument("--eval-percent", type=EVAL_PERCENT, default=PipelineConfig.eval_percent,
                         help="share of labeled queries held out for evaluation, > 0 and < 100 "
                              "(default 20)")
     parser.add_argument("--teacher-preset", default=None, metavar="NAME_OR_DIR",
@@ -96,36 +98,41 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student-word-vectors-trainable",
                         action=argparse.BooleanOptionalAction, default=None,
                         help="fine-tune the word vectors with the student (default: frozen)")
-    parser.add_argument("--confidence-threshold", type=PROBABILITY, default=0.0,
+    parser.add_argument("--confidence-threshold", type=PROBABILITY,
+                        default=LabelingConfig.confidence_threshold,
                         help="drop pseudo-labels whose top grade probability is below this "
                              "(0 to 1)")
-    parser.add_argument("--max-volume-multiple", type=NON_NEGATIVE, default=100.0,
+    parser.add_argument("--max-volume-multiple", type=NON_NEGATIVE,
+                        default=LabelingConfig.max_volume_multiple,
                         help="keep at most this many pseudo-labels per human label (0: no cap)")
-    parser.add_argument("--min-student-accuracy", type=PROBABILITY, default=0.0,
+    parser.add_argument("--min-student-accuracy", type=PROBABILITY,
+                        default=PipelineConfig.min_student_accuracy,
                         help="the student is pushed only at or above this accuracy on the "
                              "held-out human grades")
     parser.add_argument("--student-tolerance", type=NON_NEGATIVE,
-                        default=gate_settings.DEFAULT_STUDENT_TOLERANCE,
+                        default=PipelineConfig.student_tolerance,
                         help="the student is pushed only within this of the teacher on every "
                              "gate metric (held-out human grades; default %(default)s), or "
                              "within --gate-z standard errors of the difference when wider")
-    parser.add_argument("--gate-z", type=NON_NEGATIVE, default=gate_settings.DEFAULT_GATE_Z,
+    parser.add_argument("--gate-z", type=NON_NEGATIVE, default=PipelineConfig.gate_z,
                         help="the student-vs-teacher tolerance widens to this many paired "
                              "bootstrap standard errors (over the eval queries) of the "
                              "difference when that is more than --student-tolerance; 0: no "
                              "widening (default %(default)s)")
     parser.add_argument("--gate-resamples", type=int_at_least(2),
-                        default=gate_settings.DEFAULT_GATE_RESAMPLES,
+                        default=PipelineConfig.gate_resamples,
                         help="paired bootstrap resamples of the eval queries behind --gate-z "
                              "(fixed seed; default %(default)s)")
-    parser.add_argument("--pushed-tolerance", type=NON_NEGATIVE, default=0.0,
+    parser.add_argument("--pushed-tolerance", type=NON_NEGATIVE,
+                        default=PipelineConfig.pushed_tolerance,
                         help="the student may be at most this worse than the model pushed "
                              "last on every gate metric (default 0: not worse)")
     parser.add_argument("--gate-metrics", default=",".join(gate_settings.DEFAULT_GATE_METRICS),
                         metavar="M1,M2",
                         help="metrics the validation gate compares: accuracy, qwk, ndcg@5/10/20, "
                              "auroc_ge_T (default %(default)s)")
-    parser.add_argument("--pseudo-eval-percent", type=PERCENT, default=10.0,
+    parser.add_argument("--pseudo-eval-percent", type=PERCENT,
+                        default=PipelineConfig.pseudo_eval_percent,
                         help="share of pseudo-labeled queries held out of the student's "
                              "training data and evaluated as label_source=pseudo, 0 to 100 "
                              "(default 10)")
@@ -138,7 +145,7 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", required=True, type=output_dir,
                         help="directory for all outputs of the run")
-    parser.add_argument("--model-name", default="relevance_student",
+    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
                         help="name of the served model: the push goes to WORKDIR/serving/NAME/VERSION")
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run every component even if its inputs did not change")

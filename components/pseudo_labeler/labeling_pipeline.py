@@ -20,6 +20,7 @@ from typing import Dict, List, Optional
 import apache_beam as beam
 
 from components.pseudo_labeler import counts, ranking, records, selection
+from components.pseudo_labeler.config import LabelingConfig  # noqa: F401 - re-exported
 from components.pseudo_labeler.records import Candidate
 from components.pseudo_labeler.teacher import ScoreWithTeacher
 from components.sharded_writer import WriteDeterministicShards
@@ -28,22 +29,6 @@ from relevance import contract
 _PARSED = "parsed"
 _ALREADY_LABELED = "already_labeled"
 _LOW_CONFIDENCE = "low_confidence"
-
-
-@dataclasses.dataclass(frozen=True)
-class LabelingConfig:
-    """What to score with and how to select; see `PseudoLabeler` for the meaning."""
-
-    model_path: str
-    teacher_id: str
-    num_grades: int = contract.DEFAULT_NUM_GRADES
-    confidence_threshold: float = 0.0
-    max_volume_multiple: float = 100.0
-    max_per_query: int = 0
-    drop_human_labeled_pairs: bool = True
-    balance_languages: bool = False
-    batch_size: int = 64
-    eval_holdout_percent: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
