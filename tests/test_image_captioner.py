@@ -18,6 +18,7 @@ from components.image_captioner.tiny_preset import write_tiny_paligemma_preset
 from relevance.progress import LOGGER_NAME, PROGRESS_FIELD
 from relevance import contract
 from relevance.records import example_to_record, record_to_example, to_record
+from support.examples import SPLIT_FILE, write_tfrecord
 
 MAX_LENGTH = 6
 
@@ -81,9 +82,7 @@ def examples(tmp_path_factory):
     for split, records in splits.items():
         split_dir = root / "examples" / f"Split-{split}"
         split_dir.mkdir(parents=True)
-        with tf.io.TFRecordWriter(str(split_dir / "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
-            for record in records:
-                w.write(record)
+        write_tfrecord(split_dir / SPLIT_FILE, records)
     artifact = standard_artifacts.Examples()
     artifact.uri = str(root / "examples")
     artifact.split_names = artifact_utils.encode_split_names(sorted(splits))
