@@ -19,7 +19,7 @@ import binascii
 import hashlib
 import logging
 import math
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import tensorflow as tf
 
@@ -182,6 +182,25 @@ def example_to_record(example: tf.train.Example) -> dict:
 def has_item_text(record: dict) -> bool:
     """Whether any item text field of a canonical record is non-empty."""
     return any(record[name] for name in contract.ITEM_TEXT_FIELDS)
+
+
+def example_text_fields(example: tf.train.Example) -> List[str]:
+    """The item text fields of a tf.Example with a non-blank value, in contract order
+    (the Example counterpart of `has_item_text`).
+
+    Example:
+        >>> example = tf.train.Example()
+        >>> example.features.feature["title"].bytes_list.value.append(b" ")
+        >>> example.features.feature["board_titles"].bytes_list.value.append(b"Home")
+        >>> example_text_fields(example)
+        ['board_titles']
+    """
+    features = example.features.feature
+    return [
+        name
+        for name in contract.ITEM_TEXT_FIELDS
+        if name in features and any(value.strip() for value in features[name].bytes_list.value)
+    ]
 
 
 def _check_item_text(record: dict, image_only_items: bool) -> None:

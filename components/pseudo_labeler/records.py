@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from components.pseudo_labeler import ranking
 from relevance import contract
+from relevance.records import example_text_fields
 
 # Language bucket for rows without a usable language (BCP-47 "undetermined").
 UNKNOWN_LANGUAGE = "und"
@@ -109,13 +110,7 @@ def fields_present(example: tf.train.Example) -> str:
     >>> fields_present(example)
     'title+board_titles'
     """
-    features = example.features.feature
-    present = [
-        name
-        for name in contract.ITEM_TEXT_FIELDS
-        if name in features and any(value.strip() for value in features[name].bytes_list.value)
-    ]
-    return "+".join(present) or "none"
+    return "+".join(example_text_fields(example)) or "none"
 
 
 def _reference_grade(example: tf.train.Example, probabilities) -> int:
