@@ -20,6 +20,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from relevance import contract
+from relevance.records import bytes_example
 from serving.errors import ServingError
 from serving.limits import MIB
 from models.tensor_codec import string_vector_proto, to_bytes
@@ -46,10 +47,7 @@ def example_bytes(query: str, candidate: Mapping) -> bytes:
         value = candidate.get(field) or []
         items = value if isinstance(value, (list, tuple)) else str(value).split(contract.LIST_SEPARATOR)
         features[field] = [to_bytes(v) for v in items if v != ""]
-    example = tf.train.Example(features=tf.train.Features(feature={
-        k: tf.train.Feature(bytes_list=tf.train.BytesList(value=v)) for k, v in features.items()
-    }))
-    return example.SerializeToString()
+    return bytes_example(features).SerializeToString()
 
 
 def raw_inputs(query: str, candidates: Sequence[Mapping]) -> Dict[str, List[str]]:
