@@ -15,10 +15,14 @@ RUN pip install --ignore-requires-python -c requirements/constraints.txt -r requ
     && pip install --ignore-requires-python -c requirements/constraints.txt --no-deps -r requirements/no-deps.txt
 COPY setup.py README.md ./
 COPY relevance/ relevance/
-COPY pipeline/ pipeline/
-COPY components/ components/
+COPY models/ models/
 COPY trainer/ trainer/
 COPY serving/ serving/
+COPY evaluation/ evaluation/
+COPY components/ components/
+COPY pipeline/ pipeline/
+COPY demo/ demo/
+COPY cli/ cli/
 RUN pip install --ignore-requires-python --no-deps . \
     && python -c "import components.example_gen.executor, components.pseudo_labeler.component, trainer.teacher.task, trainer.student.task"
 # The default teacher's preset, converted once at build time so that no Trainer on the

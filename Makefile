@@ -28,7 +28,7 @@ test-fast: install
 
 # Rewrites README's CLI reference from the parser (tests/test_readme_commands.py checks it).
 cli-reference: install
-	$(VENV)/bin/python -m relevance.cli_reference --write README.md
+	$(VENV)/bin/python -m cli.reference --write README.md
 
 clean:
 	rm -rf $(VENV) $(WORKDIR) *.egg-info

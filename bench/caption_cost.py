@@ -46,7 +46,7 @@ _EFFICIENCY = 0.4
 
 def _measure(preset, num_images, batch_size, max_length, prompt):
     from components.image_captioner.caption_model import LoadedCaptioner
-    from relevance.demo_images import write_demo_images
+    from demo.images import write_demo_images
 
     image_dir = tempfile.mkdtemp(prefix="caption_cost_")
     names = [n for n in write_demo_images(image_dir) if not n.endswith("damaged.png")]

@@ -42,7 +42,7 @@ import tensorflow as tf  # noqa: E402
 from bench.paper_backbones import PAPER_BACKBONES, backbone_cpu_us_per_pair  # noqa: E402
 from bench.student_latency import build_demo_student, make_request  # noqa: E402
 from relevance import contract  # noqa: E402
-from trainer.export import load_relevance_model  # noqa: E402
+from models.export import load_relevance_model  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "cost_ratio.json")
 TARGET_RATIO = 50.0

@@ -85,7 +85,7 @@ def _evaluate(args, inputs: Dict, runs: List[Dict]) -> Dict:
 
 def _inference_cost(runs: List[Dict], candidates: int, rounds: int) -> Dict:
     import cost_ratio
-    from trainer.export import load_relevance_model
+    from models.export import load_relevance_model
     from relevance import contract
 
     serves = {run["preset"]: load_relevance_model(run["teacher_model"]).signatures[

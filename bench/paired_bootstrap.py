@@ -24,8 +24,9 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
-from relevance import bootstrap, contract, metrics  # noqa: E402
-from relevance.evaluate import (  # noqa: E402
+from relevance import contract  # noqa: E402
+from evaluation import bootstrap, metrics  # noqa: E402
+from evaluation.evaluate import (  # noqa: E402
     _baseline_predictions, load_labeled_records, score_with_saved_model,
 )
 from relevance.records import record_to_example  # noqa: E402

@@ -21,7 +21,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from relevance import cli  # noqa: E402  (no TensorFlow import: the demo runs in a child)
+from cli import main as cli  # noqa: E402  (no TensorFlow import: the demo runs in a child)
 
 RESULTS = os.path.join(ROOT, "bench", "results", "pipeline_demo.json")
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/pseudo_label_throughput.py --run WORKDIR      # that run's teacher
     .venv/bin/python bench/pseudo_label_throughput.py --teacher DIR [--num-unlabeled 3000]
 
-Writes demo data (`relevance.demo_data`) as canonical gzip TFRecords in the three input
+Writes demo data (`demo.data`) as canonical gzip TFRecords in the three input
 splits (train / eval: graded English pairs; unlabeled: all languages), then runs the real
 graph (`components.pseudo_labeler.labeling_pipeline.build_labeling_graph`: read, parse,
 teacher scoring, selection, sharded write, counts) on the DirectRunner:
@@ -44,8 +44,8 @@ from components.pseudo_labeler.labeling_pipeline import (  # noqa: E402
     build_labeling_graph,
 )
 from relevance import contract  # noqa: E402
-from relevance.demo_data import write_demo_data  # noqa: E402
-from relevance.evaluate import score_with_saved_model  # noqa: E402
+from demo.data import write_demo_data  # noqa: E402
+from evaluation.evaluate import score_with_saved_model  # noqa: E402
 from relevance.readers import read_rows  # noqa: E402
 from relevance.records import record_to_example, to_record  # noqa: E402
 

@@ -39,7 +39,7 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
 RESULTS_DIR = os.path.join(BENCH_DIR, "results")
 ZERO_MULTIPLE = 1e-9  # a positive cap that keeps no pseudo-label: the human-only student
-CLI = [sys.executable, "-m", "relevance.cli"]
+CLI = [sys.executable, "-m", "cli.main"]
 
 
 def _relevance(argv: List[str], log_path: str) -> None:

@@ -20,7 +20,8 @@ import os
 import random
 from typing import Dict, List, Tuple
 
-from relevance import contract, demo_data
+from relevance import contract
+from demo import data as demo_data
 from relevance.adapters import load_records
 from relevance.readers import read_rows
 
@@ -66,7 +67,7 @@ def _demo(data_dir: str, out_dir: str) -> Dict:
         "rows": {"labeled": DEMO_LABELED, "unlabeled": DEMO_UNLABELED,
                  "test": carve.write_jsonl(paths["test"], test)},
         "description": f"demo: {DEMO_LABELED} labeled en rows, {DEMO_UNLABELED} unlabeled rows in "
-        f"{len(demo_data.LANGUAGES)} languages (relevance.demo_data, seed 0); test = "
+        f"{len(demo_data.LANGUAGES)} languages (demo.data, seed 0); test = "
         f"{DEMO_TEST_PER_LANGUAGE} generated graded rows per language minus queries whose text "
         "occurs in the training files",
     }

@@ -40,8 +40,8 @@ if ROOT not in sys.path:  # lets `python bench/serving_latency.py` run from a ch
     sys.path.insert(0, ROOT)
 
 from serving.client import RelevanceClient  # noqa: E402
-from serving.demo_models import copy_lexical_model, sample_candidates  # noqa: E402
-from serving.export_layout import SAVED_MODEL_FILES, latest_version, write_warmup_requests  # noqa: E402
+from demo.serving_models import copy_lexical_model, sample_candidates  # noqa: E402
+from models.export_layout import SAVED_MODEL_FILES, latest_version, write_warmup_requests  # noqa: E402
 
 DEFAULT_OUTPUT = os.path.join(ROOT, "bench", "results", "serving_latency.json")
 
@@ -183,7 +183,7 @@ class ServerProcess:
 
     def __init__(self, base: str, model_name: str, batching: bool, workers: int,
                  extra_args: List[str] = ()):
-        command = [sys.executable, "-m", "relevance.cli", "serve", "--model-base-path", base,
+        command = [sys.executable, "-m", "cli.main", "serve", "--model-base-path", base,
                    "--model-name", model_name, "--port", "0", "--poll-seconds", "0",
                    "--workers", str(workers), *extra_args]
         command += ["--enable-batching"] if batching else []

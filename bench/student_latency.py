@@ -44,7 +44,7 @@ G = contract.DEFAULT_NUM_GRADES
 
 
 def _demo_examples(work_dir, num_labeled, num_unlabeled):
-    from relevance.demo_data import write_demo_data
+    from demo.data import write_demo_data
     from relevance.readers import read_rows
     from relevance.records import record_to_example, to_record
 

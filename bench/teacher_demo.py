@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/teacher_demo.py [--num-labeled 1200] [--teacher '{"epochs": 5}']
 
-Writes `relevance.demo_data` (English, grades 1..5), holds out every fifth query (by a
+Writes `demo.data` (English, grades 1..5), holds out every fifth query (by a
 hash of the query text, so a query's candidates are all on one side), writes canonical
 gzip TFRecords and runs `trainer.teacher.task.run_fn` with the default `TeacherConfig`
 (overridden by --teacher). The exported SavedModel's `serving_examples` signature then
@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tfx.components.trainer.fn_args_utils import FnArgs  # noqa: E402
 
-from relevance import contract, demo_data, readers, records  # noqa: E402
+from relevance import contract, readers, records  # noqa: E402
+from demo import data as demo_data  # noqa: E402
 from trainer.teacher import task  # noqa: E402
 from trainer.teacher.config import TeacherConfig  # noqa: E402
 

@@ -30,10 +30,11 @@ import tensorflow as tf  # noqa: E402
 
 import carve  # noqa: E402
 import scaling_data  # noqa: E402
-from relevance import contract, metrics  # noqa: E402
-from relevance.baseline import fit_bm25_baseline  # noqa: E402
+from relevance import contract  # noqa: E402
+from evaluation import metrics  # noqa: E402
+from evaluation.baseline import fit_bm25_baseline  # noqa: E402
 from relevance.records import record_to_example  # noqa: E402
-from trainer import export  # noqa: E402
+from models import export  # noqa: E402
 from trainer.teacher.config import TeacherConfig  # noqa: E402
 from trainer.teacher import task  # noqa: E402
 from trainer.teacher.model import TeacherModel  # noqa: E402

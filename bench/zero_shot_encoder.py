@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import scaling_data  # noqa: E402
-from relevance import metrics  # noqa: E402
-from relevance.baseline import fit_bm25_baseline, item_text  # noqa: E402
+from evaluation import metrics  # noqa: E402
+from evaluation.baseline import fit_bm25_baseline, item_text  # noqa: E402
 from trainer.teacher.presets.registry import resolve_preset  # noqa: E402
 from trainer.teacher.similarity_prior import (  # noqa: E402
     ITEM_PREFIX, QUERY_PREFIX, PriorTokenizer, normalized_mean)

@@ -14,7 +14,8 @@ import dataclasses
 import os
 from typing import Any, Dict, List, Optional
 
-from pipeline.evaluation import gate_settings
+from components.image_captioner.settings import CaptionSettings
+from evaluation import gate_settings
 from relevance import contract
 
 DEFAULT_PIPELINE_NAME = "search-relevance"
@@ -77,9 +78,9 @@ class PipelineConfig:
     pseudo_label: Dict[str, Any] = dataclasses.field(default_factory=dict)
     caption_images: bool = False
     caption_preset: str = ""
-    caption_prompt: str = "caption en\n"
-    caption_max_length: int = 32
-    caption_batch_size: int = 8
+    caption_prompt: str = CaptionSettings.prompt
+    caption_max_length: int = CaptionSettings.max_length
+    caption_batch_size: int = CaptionSettings.batch_size
     caption_cache_dir: str = ""
     caption_image_root: str = ""
     min_student_accuracy: float = 0.0

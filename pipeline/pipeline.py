@@ -23,7 +23,7 @@ from components.example_gen.options import ExampleGenOptions
 from components.image_captioner.component import ImageCaptioner
 from components.pseudo_labeler.component import PseudoLabeler
 from pipeline.config import PipelineConfig
-from pipeline.evaluation.wiring import (  # noqa: F401 - ids the run summary reads
+from pipeline.evaluation_wiring import (  # noqa: F401 - ids the run summary reads
     EVALUATOR,
     GATE,
     LATEST_PUSHED,

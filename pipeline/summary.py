@@ -22,8 +22,8 @@ from components.image_captioner.quarantine import quarantine_pattern as caption_
 from components.pseudo_labeler.counts import COUNTS_FILE_NAME
 from pipeline import pipeline as definition
 from pipeline.config import PipelineConfig
-from pipeline.evaluation.gate_report import REPORT_FILE_NAME, read_gate_report
-from pipeline.evaluation.slices import HUMAN_SLICE
+from evaluation.gate_report import REPORT_FILE_NAME, read_gate_report
+from evaluation.slices import HUMAN_SLICE
 from relevance import contract
 
 _DONE_STATES = (

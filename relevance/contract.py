@@ -64,11 +64,22 @@ TEACHER_MODEL = "teacher_model"  # bytes: identity (URI) of the teacher that lab
 LABEL_SOURCE = "label_source"  # bytes: "human" or "pseudo"
 LABEL_SOURCE_HUMAN = "human"
 LABEL_SOURCE_PSEUDO = "pseudo"
+# Evaluation features, written by the pseudo-labeling component on every output row so
+# that every evaluated model (the student, the teacher, a previously pushed model, the
+# BM25 baseline) is sliced and labeled by the data, not by its own export code.
+# "title+description+image_caption": the non-empty item text fields, in contract order.
+FIELDS_PRESENT = "fields_present"
+# The grade evaluation compares against: the human grade on human rows, the teacher's
+# argmax grade on pseudo-labeled rows.
+REFERENCE_GRADE = "reference_grade"
 
 # Splits written by ExampleGen and by the pseudo-labeling component.
 SPLIT_TRAIN = "train"
 SPLIT_EVAL = "eval"
 SPLIT_UNLABELED = "unlabeled"
+# Where the staged input files lie under ExampleGen's input base (`relevance run` stages).
+LABELED_DIR = "labeled"
+UNLABELED_DIR = "unlabeled"
 
 # In the raw-text signatures every field is a string vector with one entry per
 # candidate; list fields are passed as one string per candidate, entries joined by this.

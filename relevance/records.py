@@ -19,7 +19,7 @@ import binascii
 import hashlib
 import logging
 import math
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import tensorflow as tf
 
@@ -115,6 +115,22 @@ def to_record(
     return record
 
 
+def bytes_example(features: Mapping[str, Sequence[bytes]]) -> tf.train.Example:
+    """A tf.Example of bytes features, name -> values in the mapping's order; a feature
+    with no values still exists, with a known type (the one place Examples are built).
+
+    Example:
+        >>> bytes_example({"query": [b"lamp"], "board_titles": []}).features.feature[
+        ...     "board_titles"].HasField("bytes_list")
+        True
+    """
+    example = tf.train.Example()
+    feature = example.features.feature
+    for name, values in features.items():
+        feature[name].bytes_list.value.extend(values)
+    return example
+
+
 def record_to_example(record: dict) -> tf.train.Example:
     """Serialize a canonical record as a `tf.train.Example`.
 
@@ -129,14 +145,12 @@ def record_to_example(record: dict) -> tf.train.Example:
         >>> ex.features.feature["query"].bytes_list.value[0]
         b'lamp'
     """
-    example = tf.train.Example()
-    feature = example.features.feature
-    for name in contract.SCALAR_STRING_FEATURES:
-        feature[name].bytes_list.value.append(record.get(name, "").encode("utf-8"))
+    strings = {name: [record.get(name, "").encode("utf-8")]
+               for name in contract.SCALAR_STRING_FEATURES}
     for name in contract.LIST_STRING_FEATURES:
-        values = [value.encode("utf-8") for value in record.get(name, [])]
-        # Touch bytes_list even when empty so the feature exists with a known type.
-        feature[name].bytes_list.value.extend(values)
+        strings[name] = [value.encode("utf-8") for value in record.get(name, [])]
+    example = bytes_example(strings)
+    feature = example.features.feature
     if record.get(contract.GRADE) is not None:
         feature[contract.GRADE].int64_list.value.append(int(record[contract.GRADE]))
     for name, value in sorted(record.get(NUMERIC, {}).items()):
@@ -182,6 +196,25 @@ def example_to_record(example: tf.train.Example) -> dict:
 def has_item_text(record: dict) -> bool:
     """Whether any item text field of a canonical record is non-empty."""
     return any(record[name] for name in contract.ITEM_TEXT_FIELDS)
+
+
+def example_text_fields(example: tf.train.Example) -> List[str]:
+    """The item text fields of a tf.Example with a non-blank value, in contract order
+    (the Example counterpart of `has_item_text`).
+
+    Example:
+        >>> example = tf.train.Example()
+        >>> example.features.feature["title"].bytes_list.value.append(b" ")
+        >>> example.features.feature["board_titles"].bytes_list.value.append(b"Home")
+        >>> example_text_fields(example)
+        ['board_titles']
+    """
+    features = example.features.feature
+    return [
+        name
+        for name in contract.ITEM_TEXT_FIELDS
+        if name in features and any(value.strip() for value in features[name].bytes_list.value)
+    ]
 
 
 def _check_item_text(record: dict, image_only_items: bool) -> None:

@@ -1,8 +1,8 @@
-"""Serving: TF Serving export layout, gRPC client and server.
+"""Serving: the gRPC and REST server and client of TF Serving's API, and its config files.
 
 Modules:
-    export_layout       BASE/MODEL_NAME/VERSION layout, warmup requests, models.config,
-                        batching parameters, latest_version()
+    server_config       models.config and batching_parameters.txt for real TF Serving
+                        (the version layout and warmup requests: models.export_layout)
     client              RelevanceClient (gRPC Predict) and the `relevance score` command
     server              RelevanceServer and the `relevance serve` command
     serve_flags         `relevance serve` flags, score_flags `relevance score` flags
@@ -17,7 +17,5 @@ Modules:
     rest                the REST gateway: rest_api on aiohttp, with timeouts and caps
     limits              per-request and REST client limits (candidates, bytes, JSON
                         depth, header and body timeouts, connections)
-    tensor_codec        TensorProto <-> numpy
     errors              RequestRejected (server side), ServingError (client side)
-    demo_models         tiny real relevance SavedModels for tests and the benchmark
 """

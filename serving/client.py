@@ -20,10 +20,10 @@ import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from relevance import contract
+from relevance.records import bytes_example
 from serving.errors import ServingError
 from serving.limits import MIB
-from serving.score_flags import add_score_parser  # noqa: F401 - re-exported
-from serving.tensor_codec import string_vector_proto, to_bytes
+from models.tensor_codec import string_vector_proto, to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,7 @@ def example_bytes(query: str, candidate: Mapping) -> bytes:
         value = candidate.get(field) or []
         items = value if isinstance(value, (list, tuple)) else str(value).split(contract.LIST_SEPARATOR)
         features[field] = [to_bytes(v) for v in items if v != ""]
-    example = tf.train.Example(features=tf.train.Features(feature={
-        k: tf.train.Feature(bytes_list=tf.train.BytesList(value=v)) for k, v in features.items()
-    }))
-    return example.SerializeToString()
+    return bytes_example(features).SerializeToString()
 
 
 def raw_inputs(query: str, candidates: Sequence[Mapping]) -> Dict[str, List[str]]:
@@ -90,7 +87,7 @@ class RelevanceClient:
     Example:
 
     >>> import tempfile, os
-    >>> from serving.demo_models import write_lexical_model
+    >>> from demo.serving_models import write_lexical_model
     >>> from serving.server import RelevanceServer
     >>> base = os.path.join(tempfile.mkdtemp(), "relevance_student")
     >>> _ = write_lexical_model(os.path.join(base, "1"))

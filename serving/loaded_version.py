@@ -9,7 +9,7 @@ from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
 from serving.errors import RequestRejected
 from serving.positional_signature import PositionalSignature
-from trainer.export import load_relevance_model
+from models.export import load_relevance_model
 
 
 class LoadedVersion:
@@ -18,10 +18,10 @@ class LoadedVersion:
     `leases` counts requests currently using this version; the registry drops the
     version only when it is retired and no request holds it any more.
 
-    Example (a tiny model written by `serving.demo_models`):
+    Example (a tiny model written by `demo.serving_models`):
 
     >>> import tempfile, os
-    >>> from serving.demo_models import write_lexical_model
+    >>> from demo.serving_models import write_lexical_model
     >>> path = write_lexical_model(os.path.join(tempfile.mkdtemp(), "1"))
     >>> version = LoadedVersion.load(1, path)
     >>> sorted(version.signature_names())

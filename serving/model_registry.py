@@ -19,7 +19,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 import grpc
 
 from serving.errors import RequestRejected
-from serving.export_layout import list_versions, read_warmup_requests
+from models.export_layout import list_versions, read_warmup_requests
 from serving.loaded_version import LoadedVersion, read_version_fingerprint
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class ModelRegistry:
     Example:
 
     >>> import tempfile, os
-    >>> from serving.demo_models import write_lexical_model
+    >>> from demo.serving_models import write_lexical_model
     >>> base = os.path.join(tempfile.mkdtemp(), "relevance_student")
     >>> _ = write_lexical_model(os.path.join(base, "1"))
     >>> registry = ModelRegistry("relevance_student", base, poll_seconds=0)

@@ -14,7 +14,7 @@ from relevance import contract
 from serving.errors import RequestRejected
 from serving.model_registry import ModelRegistry
 from serving.signature_runner import SignatureRunner
-from serving.tensor_codec import numpy_to_proto
+from models.tensor_codec import numpy_to_proto
 
 log = logging.getLogger(__name__)
 

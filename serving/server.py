@@ -33,7 +33,6 @@ from serving.model_service import ModelStatusServicer
 from serving.prediction_service import PredictionServicer
 from serving.request_batcher import RequestBatcher
 from serving.rest import RestGateway
-from serving.serve_flags import add_serve_parser  # noqa: F401 - re-exported
 from serving.signature_runner import SignatureRunner
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ class RelevanceServer:
     Example:
 
     >>> import tempfile, os
-    >>> from serving.demo_models import write_lexical_model
+    >>> from demo.serving_models import write_lexical_model
     >>> from serving.client import RelevanceClient
     >>> base = os.path.join(tempfile.mkdtemp(), "relevance_student")
     >>> _ = write_lexical_model(os.path.join(base, "1"))

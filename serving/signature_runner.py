@@ -21,7 +21,7 @@ from serving.limits import ServingLimits
 from serving.loaded_version import LoadedVersion
 from serving.positional_signature import PositionalSignature
 from serving.request_batcher import RequestBatcher
-from serving.tensor_codec import proto_dtype, proto_shape, proto_to_numpy
+from models.tensor_codec import proto_dtype, proto_shape, proto_to_numpy
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class SignatureRunner:
     Example:
 
     >>> import tempfile, os, numpy as np
-    >>> from serving.demo_models import write_lexical_model
+    >>> from demo.serving_models import write_lexical_model
     >>> from serving.loaded_version import LoadedVersion
     >>> version = LoadedVersion.load(1, write_lexical_model(os.path.join(tempfile.mkdtemp(), "1")))
     >>> runner = SignatureRunner(ServingLimits())

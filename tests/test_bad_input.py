@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from relevance import cli
+from cli import main as cli
 from relevance.errors import InputError
 from relevance.readers import read_rows
-from relevance.staging import preflight
+from cli.staging import preflight
 
 ROW = {"query": "red lamp", "item_id": "i1", "title": "Red desk lamp", "language": "en"}
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from relevance import metrics
-from relevance.baseline import fit_bm25_baseline, tokenize
+from evaluation import metrics
+from evaluation.baseline import fit_bm25_baseline, tokenize
 
 _WORDS = ["lamp", "sofa", "table", "chair", "rug", "mirror", "shelf", "desk", "bed", "clock",
           "vase", "stool", "bench", "curtain", "pillow", "blanket"]
@@ -70,7 +70,7 @@ def test_empty_predict():
 
 # Long queries: with two terms the idf sum is the same in either order, with more it is not.
 _SCORES_IN_A_FRESH_PROCESS = """
-from relevance.baseline import fit_bm25_baseline
+from evaluation.baseline import fit_bm25_baseline
 words = "red blue oak lamp sofa desk chair rug small large modern classic".split()
 records = [{"query": " ".join(words[q:q + 6]), "title": " ".join(words[i % 12:i % 12 + 4]),
             "grade": 1 + i % 3} for q in range(6) for i in range(q, q + 12)]

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from relevance import cli
+from cli import main as cli
 
 
 def _run(argv, capsys):
@@ -17,7 +17,7 @@ def _run(argv, capsys):
 
 def test_help_lists_every_command():
     result = subprocess.run(
-        [sys.executable, "-m", "relevance.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "cli.main", "--help"], capture_output=True, text=True, check=True
     )
     for command in ("demo", "run", "compile", "evaluate", "serve", "score"):
         assert command in result.stdout
@@ -28,7 +28,7 @@ def test_building_the_parser_does_not_import_tensorflow():
     # for it (only the commands that run models import it).
     check = "\n".join([
         "import contextlib, io, sys",
-        "from relevance import cli",
+        "from cli import main as cli",
         "for command in ('', 'demo', 'run', 'compile', 'evaluate', 'serve', 'score'):",
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):",
         "        cli.main([command, '--help'] if command else ['--help'])",
@@ -206,7 +206,7 @@ def test_the_demo_gates_with_a_wider_student_tolerance_than_run():
 
 
 def test_gate_z_and_resamples_flags_reach_the_config():
-    from pipeline.evaluation import gate_settings
+    from evaluation import gate_settings
 
     parser = cli.build_parser()
     # The noise-aware widening is on for every run, the demo included.

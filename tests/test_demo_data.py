@@ -6,7 +6,7 @@ import json
 import pytest
 
 from relevance import contract
-from relevance.demo_data import LEXICON, NUM_ENGAGEMENT_RATE, write_demo_data
+from demo.data import LEXICON, NUM_ENGAGEMENT_RATE, write_demo_data
 from relevance.language import detect_language
 from relevance.readers import read_rows
 from relevance.records import to_record

@@ -5,11 +5,11 @@ import json
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from relevance import contract
 from trainer.student.losses import DistillationLoss, amplify_contrast, pack_targets
 from trainer.student.task import MAX_TEACHER_CONTRAST, teacher_contrast, teacher_log_prob_stats
+from support.examples import float_feature, serialized_example, write_tfrecord
 
 
 def test_contrast_scales_log_probability_departures_from_the_center():
@@ -60,11 +60,8 @@ def test_contrast_needs_a_center_and_survives_serialization():
 def test_teacher_statistics_and_contrast_from_the_training_files(tmp_path):
     rows = [[0.5, 0.5], [0.25, 0.75]]
     path = str(tmp_path / "part.gz")
-    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-        for row in rows:
-            example = tf.train.Example()
-            example.features.feature[contract.SOFT_LABEL].float_list.value.extend(row)
-            writer.write(example.SerializeToString())
+    write_tfrecord(
+        path, [serialized_example({contract.SOFT_LABEL: float_feature(row)}) for row in rows])
     center, spread = teacher_log_prob_stats([path], 2)
     logs = np.log(rows)
     np.testing.assert_allclose(center, logs.mean(axis=0), rtol=1e-6)

@@ -11,7 +11,8 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("components", "pipeline", "relevance", "serving", "trainer")
+PACKAGES = ("cli", "components", "demo", "evaluation", "models", "pipeline", "relevance", "serving",
+            "trainer")
 
 
 def _module_names():

@@ -157,16 +157,16 @@ def test_one_fine_tuning_step_on_the_real_weights(e5_preset):
 
 def test_presets_cli_lists_and_finds_the_built_preset(e5_preset_cache, e5_preset):
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    listing = subprocess.run([sys.executable, "-m", "relevance.cli", "presets", "list",
+    listing = subprocess.run([sys.executable, "-m", "cli.main", "presets", "list",
                               "--preset-cache", e5_preset_cache],
                              capture_output=True, text=True, env=env, check=True).stdout
     line = next(l for l in listing.splitlines() if DEFAULT_TEACHER_PRESET in l)
     assert " built " in f"{line} " and "from-scratch" in listing
-    build = subprocess.run([sys.executable, "-m", "relevance.cli", "presets", "build",
+    build = subprocess.run([sys.executable, "-m", "cli.main", "presets", "build",
                             DEFAULT_TEACHER_PRESET, "--preset-cache", e5_preset_cache],
                            capture_output=True, text=True, env=env, check=True).stdout
     assert build.strip().splitlines()[-1] == e5_preset
-    unknown = subprocess.run([sys.executable, "-m", "relevance.cli", "presets", "build",
+    unknown = subprocess.run([sys.executable, "-m", "cli.main", "presets", "build",
                               "no-such-model"], capture_output=True, text=True, env=env)
     assert unknown.returncode == 2 and "unknown preset 'no-such-model'" in unknown.stderr
 

@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from relevance import cli, metrics
+from cli import main as cli
+from evaluation import metrics
 from relevance.errors import InputError
-from relevance.evaluate import (
-    BASELINE_NAME, add_evaluate_parser, evaluate_main, model_display_names,
+from evaluation.evaluate import (
+    BASELINE_NAME, evaluate_main, model_display_names,
     parse_adapter_options, resolve_saved_model_dir,
 )
-from trainer.export import RelevanceServingModule, save_serving_module
+from cli.evaluate_flags import add_evaluate_parser
+from models.export import RelevanceServingModule, save_serving_module
 
 NUM_GRADES = 3
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -194,7 +194,7 @@ def test_unlabeled_grades_are_ignored_not_quarantined(tmp_path):
 
 def test_the_input_check_forecasts_exactly_what_example_gen_quarantines(tmp_path):
     # Issue 19.4: null, empty and NaN grades of labeled rows, and stray unlabeled grades.
-    from relevance.staging import preflight
+    from cli.staging import preflight
 
     lines = [json.dumps(row) for row in LABELED + BAD_LABELED]
     lines += ['{"query": "q", "item_id": "n1", "title": "t", "grade": null}',

@@ -15,9 +15,10 @@ from components.image_captioner.component import ImageCaptioner
 from components.image_captioner.executor import Executor
 from components.image_captioner.quarantine import REASON, quarantine_pattern, read_quarantine
 from components.image_captioner.tiny_preset import write_tiny_paligemma_preset
-from components.progress import LOGGER_NAME, PROGRESS_FIELD
+from relevance.progress import LOGGER_NAME, PROGRESS_FIELD
 from relevance import contract
 from relevance.records import example_to_record, record_to_example, to_record
+from support.examples import SPLIT_FILE, write_tfrecord
 
 MAX_LENGTH = 6
 
@@ -81,9 +82,7 @@ def examples(tmp_path_factory):
     for split, records in splits.items():
         split_dir = root / "examples" / f"Split-{split}"
         split_dir.mkdir(parents=True)
-        with tf.io.TFRecordWriter(str(split_dir / "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
-            for record in records:
-                w.write(record)
+        write_tfrecord(split_dir / SPLIT_FILE, records)
     artifact = standard_artifacts.Examples()
     artifact.uri = str(root / "examples")
     artifact.split_names = artifact_utils.encode_split_names(sorted(splits))
@@ -283,8 +282,8 @@ def test_pipeline_has_the_captioner_only_when_enabled(tmp_path):
 
 
 def test_demo_items_name_generated_images(tmp_path):
-    from relevance.demo_data import write_demo_data
-    from relevance.demo_images import DAMAGED_IMAGE
+    from demo.data import write_demo_data
+    from demo.images import DAMAGED_IMAGE
     from relevance.readers import read_rows
 
     paths = write_demo_data(str(tmp_path), num_labeled=200, num_unlabeled=200, seed=1)
@@ -299,7 +298,7 @@ def test_demo_items_name_generated_images(tmp_path):
 
 
 def test_cli_caption_flags_reach_the_config():
-    from relevance import cli
+    from cli import main as cli
     from relevance.errors import InputError
 
     def overrides(*flags):

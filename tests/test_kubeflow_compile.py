@@ -3,7 +3,7 @@
 import json
 
 from pipeline import pipeline as definition
-from relevance import cli
+from cli import main as cli
 
 EXPECTED_COMPONENTS = {
     definition.EXAMPLE_GEN,
@@ -47,6 +47,6 @@ def test_compile_writes_pipeline_spec_with_every_component(tmp_path, capsys):
     assert "components.pseudo_labeler" in text
     assert "trainer.teacher.task.run_fn" in text and "trainer.student.task.run_fn" in text
     assert "components.validation_gate" in text
-    assert "pipeline.evaluation.tfma_metric" in text  # the custom TFMA metric's module
+    assert "evaluation.tfma_metric" in text  # the custom TFMA metric's module
     assert "--runner=DataflowRunner" in text
     assert "PseudoLabeler" in capsys.readouterr().out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
-from relevance import metrics
+from evaluation import metrics
 
 
 def test_qwk_by_hand_with_absent_grade():

@@ -1,5 +1,5 @@
-"""relevance/bootstrap.py (the paired bootstrap over queries the validation gate uses),
-`relevance.metrics.ndcg_by_query`, and bench/paired_bootstrap.py on top of them."""
+"""evaluation/bootstrap.py (the paired bootstrap over queries the validation gate uses),
+`evaluation.metrics.ndcg_by_query`, and bench/paired_bootstrap.py on top of them."""
 
 import os
 import sys
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from relevance import bootstrap, metrics
+from evaluation import bootstrap, metrics
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
 

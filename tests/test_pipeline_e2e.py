@@ -19,8 +19,10 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from pipeline import pipeline as definition
-from relevance import cli, contract, metrics
-from relevance.demo_data import write_demo_data
+from relevance import contract
+from cli import main as cli
+from evaluation import metrics
+from demo.data import write_demo_data
 
 pytestmark = pytest.mark.slow  # a whole pipeline run: minutes
 
@@ -211,7 +213,7 @@ def test_unchanged_rerun_comes_from_cache(pipeline_run):
 
 def _fresh_graded_rows(out_dir):
     """Serialized examples and human grades of demo rows the pipeline never saw."""
-    from relevance.evaluate import load_labeled_records
+    from evaluation.evaluate import load_labeled_records
     from relevance.records import record_to_example
 
     data = write_demo_data(out_dir, num_labeled=300, num_unlabeled=1, seed=101)
@@ -223,7 +225,7 @@ def _fresh_graded_rows(out_dir):
 def test_student_on_pseudo_labels_only_beats_a_constant_predictor(pipeline_run, tmp_path):
     from tfx.utils import path_utils
 
-    from relevance.evaluate import score_with_saved_model
+    from evaluation.evaluate import score_with_saved_model
 
     # Runs last: it changes the workdir's latest student. Only the student's loss changes.
     # The 1-epoch teacher ranks well but its distributions all lie within ~1% of their

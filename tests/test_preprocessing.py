@@ -11,7 +11,7 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import schema_utils
 
 from relevance import contract
-from trainer.export import raw_features_from_examples
+from models.export import raw_features_from_examples
 from trainer.preprocessing import preprocessing_fn
 from trainer.student import text_features as tx
 from trainer.student.transform_inputs import TransformInputAdapter

@@ -6,9 +6,9 @@ import logging
 import re
 import time
 
-from components.progress import LOGGER_NAME, PROGRESS_FIELD, ProgressReport, RateProgress
-from relevance.console import RunConsole
-from relevance.progress_display import ProgressDisplay
+from relevance.progress import LOGGER_NAME, PROGRESS_FIELD, ProgressReport, RateProgress
+from cli.console import RunConsole
+from cli.progress_display import ProgressDisplay
 
 
 class _Clock:

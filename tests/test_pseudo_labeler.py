@@ -22,7 +22,8 @@ from components.pseudo_labeler.executor import Executor
 from components.pseudo_labeler.records import TEACHER_FEATURES, parse_candidate
 from components.pseudo_labeler.teacher import ScoreWithTeacher
 from relevance import contract
-from trainer.export import RelevanceServingModule, save_serving_module
+from models.export import RelevanceServingModule, save_serving_module
+from support.examples import serialized_example, write_tfrecord
 
 G = 5
 
@@ -50,24 +51,13 @@ NUM_TEACHER_ERRORS = 2  # NaN confidence, a description the teacher cannot parse
 
 
 def _example(query_id, item_id, language, description, grade=None):
-    example = tf.train.Example()
-    features = example.features.feature
-    values = {
+    return serialized_example({
         contract.QUERY: f"query {query_id}", contract.QUERY_ID: query_id,
-        contract.ITEM_ID: item_id, contract.LANGUAGE: language,
+        contract.ITEM_ID: item_id, contract.LANGUAGE: language or None,
         "title": f"title of {item_id}", "description": description,
         "image_caption": "", "link_title": "", "link_description": "",
-    }
-    for name, value in values.items():
-        if name == contract.LANGUAGE and not value:
-            continue
-        if value is not None:
-            features[name].bytes_list.value.append(value.encode())
-    features["engaged_queries"].bytes_list.value.extend([b"a", b"b"])
-    features["num_engagement_rate"].float_list.value.append(0.25)
-    if grade is not None:
-        features[contract.GRADE].int64_list.value.append(grade)
-    return example.SerializeToString()
+        "engaged_queries": [b"a", b"b"], "num_engagement_rate": 0.25, contract.GRADE: grade,
+    })
 
 
 def _unlabeled_records():
@@ -84,9 +74,7 @@ def _write_split(uri, split, records, num_files=1):
     os.makedirs(split_dir, exist_ok=True)
     for index in range(num_files):
         path = os.path.join(split_dir, f"data_tfrecord-{index:05d}-of-{num_files:05d}.gz")
-        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-            for record in records[index::num_files]:
-                writer.write(record)
+        write_tfrecord(path, records[index::num_files])
 
 
 def _make_examples(uri, unlabeled_records, num_files=1):
@@ -389,7 +377,7 @@ def _assert_teacher_labels_every_pair_as_served(teacher, tmp_path):
     """The PseudoLabeler with `teacher` exported: every pair is labeled, each soft label
     equals the exported teacher's own prediction for that row alone (length buckets,
     batching and padding trim change nothing), and the counts reconcile."""
-    from trainer.export import load_relevance_model
+    from models.export import load_relevance_model
 
     model = standard_artifacts.Model()
     model.uri = str(tmp_path / "teacher")

@@ -4,12 +4,12 @@ import gzip
 import json
 
 import pytest
-import tensorflow as tf
 
 from relevance import contract
 from relevance.errors import InputError
 from relevance.readers import FORMATS, RawRow, parse_list_cell, read_rows, resolve_format
 from relevance.records import record_to_example, to_record
+from support.examples import write_tfrecord
 
 CSV_TEXT = (
     "query,item_id,title,description,engaged_queries,board_titles,grade\n"
@@ -26,11 +26,7 @@ def _write(path, text, encoding="utf-8"):
 
 
 def _write_tfrecord(path, serialized, gzip_compressed=False):
-    options = tf.io.TFRecordOptions(compression_type="GZIP" if gzip_compressed else "")
-    with tf.io.TFRecordWriter(str(path), options) as writer:
-        for item in serialized:
-            writer.write(item)
-    return str(path)
+    return write_tfrecord(path, serialized, "GZIP" if gzip_compressed else "")
 
 
 def _example(query="red shoes", item_id="i1", grade=4):

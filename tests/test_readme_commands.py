@@ -21,8 +21,8 @@ from typing import List, Tuple
 
 import pytest
 
-from relevance.cli import build_parser
-from relevance.cli_reference import readme_block, reference_table
+from cli.main import build_parser
+from cli.reference import readme_block, reference_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(REPO, "README.md")
@@ -97,7 +97,7 @@ def _parse_with_user_files(argv: List[str]) -> None:
 def check_relevance(argv: List[str]) -> None:
     _parse_with_user_files(argv)
     if argv in CHEAP:
-        result = subprocess.run([sys.executable, "-m", "relevance.cli", *argv], cwd=REPO,
+        result = subprocess.run([sys.executable, "-m", "cli.main", *argv], cwd=REPO,
                                 env={**os.environ, "PYTHONPATH": REPO}, capture_output=True,
                                 text=True, timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]

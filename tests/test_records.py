@@ -149,9 +149,9 @@ def test_image_only_items_are_accepted_only_when_captioning(image):
 
 
 def test_preflight_passes_image_only_rows_when_captioning(tmp_path):
-    from relevance.staging import preflight
+    from cli.staging import preflight
 
-    from relevance.cli import _warn_if_teacher_misses_captions
+    from cli.main import _warn_if_teacher_misses_captions
 
     rows = [_with(item_id=f"i{n}", title="", image=f"img/{n}.png", grade=1 + n % 5)
             for n in range(3)]

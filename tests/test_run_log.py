@@ -5,7 +5,7 @@ import sys
 
 SCRIPT = """
 import logging, os, sys, warnings
-from relevance.run_log import routed_logs
+from cli.run_log import routed_logs
 with routed_logs(sys.argv[1], verbose=False) as terminal:
     import tensorflow
     warnings.warn("old API", FutureWarning)

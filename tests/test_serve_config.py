@@ -5,7 +5,7 @@ import os
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from relevance import cli
+from cli import main as cli
 
 
 def test_writes_the_model_config_and_batching_parameters(tmp_path, capsys):

@@ -14,13 +14,13 @@ from relevance import contract
 from relevance.errors import InputError
 from serving.batching_parameters import BatchingParameters
 from serving.client import RelevanceClient
-from serving.demo_models import copy_lexical_model, sample_candidates
+from demo.serving_models import copy_lexical_model, sample_candidates
+from cli.serve_flags import add_serve_parser
 from serving.errors import RequestRejected
-from serving.export_layout import write_batching_parameters
+from serving.server_config import write_batching_parameters
 from serving.request_batcher import RequestBatcher
 from serving.server import (
     RelevanceServer,
-    add_serve_parser,
     batching_from_args,
     configure_tf_threads,
 )

@@ -8,7 +8,8 @@ from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from relevance import contract
-from serving import export_layout
+from models import export_layout
+from serving import server_config
 
 
 def _touch_version(base, version):
@@ -45,7 +46,7 @@ def test_warmup_requests_are_prediction_logs_tf_serving_can_replay(tmp_path):
 
 
 def test_model_server_config_is_a_valid_text_proto(tmp_path):
-    path = export_layout.write_model_server_config(
+    path = server_config.write_model_server_config(
         str(tmp_path), ["relevance_student", "relevance_teacher"], container_base_dir="/models")
     config = text_format.Parse(open(path).read(), model_server_config_pb2.ModelServerConfig())
     models = config.model_config_list.config
@@ -53,12 +54,12 @@ def test_model_server_config_is_a_valid_text_proto(tmp_path):
     assert models[0].base_path == "/models/relevance_student"
     assert models[0].model_platform == "tensorflow"
     assert models[0].model_version_policy.latest.num_versions == 1
-    local = export_layout.write_model_server_config(str(tmp_path), ["m"])
+    local = server_config.write_model_server_config(str(tmp_path), ["m"])
     assert f"base_path: \"{tmp_path}/m\"" in open(local).read()
 
 
 def test_batching_parameters_file(tmp_path):
-    path = export_layout.write_batching_parameters(
+    path = server_config.write_batching_parameters(
         str(tmp_path / "batching.txt"), max_batch_size=512, batch_timeout_micros=1000,
         num_batch_threads=4, allowed_batch_sizes=(128, 512))
     text = open(path).read()

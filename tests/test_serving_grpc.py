@@ -23,14 +23,15 @@ from tensorflow_serving.apis import (
 
 from relevance import contract
 from serving.batching_parameters import BatchingParameters
-from serving.client import RelevanceClient, add_score_parser, score_main
-from serving.demo_models import copy_lexical_model, sample_candidates
+from cli.score_flags import add_score_parser
+from serving.client import RelevanceClient, score_main
+from demo.serving_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
-from serving.export_layout import write_warmup_requests
+from models.export_layout import write_warmup_requests
 from serving.health import SERVING, check_health
 from serving.limits import ServingLimits
 from serving.server import RelevanceServer
-from serving.tensor_codec import string_vector_proto
+from models.tensor_codec import string_vector_proto
 
 MODEL = "relevance_student"
 LIMITS = ServingLimits(max_candidates=50, max_string_bytes=1024, max_message_bytes=256 * 1024)

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from serving.demo_models import copy_lexical_model
+from demo.serving_models import copy_lexical_model
 from serving.limits import ServingLimits
 from serving.server import RelevanceServer
 

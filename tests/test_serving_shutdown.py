@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -14,17 +15,45 @@ import pytest
 
 from relevance.errors import InputError
 from serving.client import RelevanceClient
-from serving.demo_models import copy_lexical_model, sample_candidates
+from demo.serving_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
-from serving.server import add_serve_parser, limits_from_args
+from cli.serve_flags import add_serve_parser
+from serving.server import limits_from_args
 
 MODEL = "relevance_teacher"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCH = (
-    "import argparse, sys; from serving.server import add_serve_parser, serve_main; "
-    "p = argparse.ArgumentParser(); add_serve_parser(p.add_subparsers(dest='command')); "
-    "sys.exit(serve_main(p.parse_args(sys.argv[1:])))"
-)
+# `relevance serve`'s serve_main, with one change for the test: the third request to
+# reach the batcher is held there, its arrival announced on stdout, until the server
+# begins to stop. So it is in flight when SIGTERM arrives, however fast the machine.
+HELD = "held in the batcher"
+LAUNCH = textwrap.dedent(f"""
+    import argparse, sys, threading
+    from cli.serve_flags import add_serve_parser
+    from serving import request_batcher, server as server_lib
+
+    stopping, arrivals = threading.Event(), []
+    stop, wait_for_company = server_lib.RelevanceServer.stop, \\
+        request_batcher.RequestBatcher._wait_for_company
+
+    def stop_and_release(self, *args, **kwargs):
+        stopping.set()
+        return stop(self, *args, **kwargs)
+
+    def hold_the_third(self, first):
+        if not any(task is first for task in arrivals):
+            arrivals.append(first)
+            if len(arrivals) == 3:
+                print("{HELD}", flush=True)
+                while not stopping.is_set():
+                    self._condition.wait(0.05)
+        return wait_for_company(self, first)
+
+    server_lib.RelevanceServer.stop = stop_and_release
+    request_batcher.RequestBatcher._wait_for_company = hold_the_third
+    p = argparse.ArgumentParser()
+    add_serve_parser(p.add_subparsers(dest="command"))
+    sys.exit(server_lib.serve_main(p.parse_args(sys.argv[1:])))
+""")
 
 
 def test_serve_parser_defaults():
@@ -78,13 +107,12 @@ def test_sigterm_finishes_requests_in_flight_then_exits(tmp_path):
 
             thread = threading.Thread(target=slow_request)
             thread.start()
-            time.sleep(one_call / 4)
+            assert process.stdout.readline().strip() == HELD  # in flight, held until the stop
             signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)
             thread.join(timeout=60)
             assert len(finished["result"]) == 1000
-            if one_call > 0.3:  # on a very fast machine the request may finish before SIGTERM
-                assert finished["at"] > signalled
+            assert finished["at"] > signalled
 
             time.sleep(0.2)
             late = RelevanceClient(target, MODEL, max_retries=0, timeout_s=5)
@@ -107,7 +135,7 @@ def test_serve_on_a_busy_port_is_a_one_line_error(tmp_path, busy_flag):
         busy = taken.getsockname()[1]
         ports = {"--port": "0", "--rest-port": "0", busy_flag: str(busy)}
         finished = subprocess.run(
-            [sys.executable, "-m", "relevance.cli", "serve", "--model-base-path", base,
+            [sys.executable, "-m", "cli.main", "serve", "--model-base-path", base,
              "--poll-seconds", "0", *[part for flag, port in ports.items() for part in (flag, port)]],
             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 2, finished.stderr

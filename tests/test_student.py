@@ -22,6 +22,7 @@ from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, soften
 from trainer.student.task import run_fn, steps_per_epoch_of
+from support.examples import float_feature, serialized_example, write_tfrecord
 
 G = 5
 WORDS = (
@@ -153,28 +154,16 @@ def _soft_label(grade, rng):
 
 
 def _to_example(row, grade=None, soft_label=None, source=None):
-    feature = {}
-    for name, value in row.items():
-        values = value if isinstance(value, list) else [value]
-        feature[name] = tf.train.Feature(
-            bytes_list=tf.train.BytesList(value=[v.encode() for v in values])
-        )
-    if grade:
-        feature[contract.GRADE] = tf.train.Feature(int64_list=tf.train.Int64List(value=[grade]))
+    features = dict(row)
+    features[contract.GRADE] = grade or None
     if soft_label:
-        feature[contract.SOFT_LABEL] = tf.train.Feature(
-            float_list=tf.train.FloatList(value=soft_label)
-        )
-        feature[contract.LABEL_SOURCE] = tf.train.Feature(
-            bytes_list=tf.train.BytesList(value=[source.encode()])
-        )
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+        features[contract.SOFT_LABEL] = float_feature(soft_label)
+        features[contract.LABEL_SOURCE] = source
+    return serialized_example(features)
 
 
-def _write(path, examples):
-    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-        for example in examples:
-            writer.write(example)
+def _write(path, serialized):
+    write_tfrecord(path, serialized)
 
 
 def _build_transform_output(rows, output_dir):

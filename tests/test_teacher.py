@@ -19,6 +19,7 @@ from trainer.teacher import task, vocabulary
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.default_preset import write_default_preset
 from trainer.teacher.model import TeacherModel
+from support.examples import serialized_example
 
 NUM_GRADES = 5
 TINY = dict(preset="from-scratch", hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32,
@@ -37,18 +38,10 @@ ROWS = [
 
 
 def _example(query, title, description, boards, grade=None):
-    def text(value):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-
-    feature = {name: text("") for name in contract.SCALAR_STRING_FEATURES}
-    feature.update(query=text(query), title=text(title), description=text(description),
-                   item_id=text(title.lower()))
-    feature["board_titles"] = tf.train.Feature(
-        bytes_list=tf.train.BytesList(value=[b.encode() for b in boards]))
-    feature["engaged_queries"] = tf.train.Feature(bytes_list=tf.train.BytesList())
-    if grade is not None:
-        feature["grade"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[grade]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    features = {name: "" for name in contract.SCALAR_STRING_FEATURES}
+    features.update(query=query, title=title, description=description, item_id=title.lower())
+    features.update(board_titles=list(boards), engaged_queries=[], grade=grade)
+    return serialized_example(features)
 
 
 def _write_split(directory, rows, copies=1):
@@ -185,7 +178,7 @@ def test_default_preset_trains_exports_and_serves_in_a_fresh_process(tmp_path, p
     assert np.isfinite(history.history["loss"][0])
 
     export_dir = str(tmp_path / "export")
-    from trainer.export import save_serving_module
+    from models.export import save_serving_module
     save_serving_module(teacher.serving_module(), export_dir)
     served = _serve_in_fresh_process(export_dir)
     _assert_probabilities(served["raw"], 2)

@@ -15,12 +15,13 @@ import sentencepiece
 import tensorflow as tf
 
 from relevance import contract
-from trainer import export
+from models import export
 from trainer.teacher import backbones
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.heads import TokenPooling
 from trainer.teacher.scaled_dense import ScaledDense
 from trainer.teacher.model import TeacherModel, trim_padding
+from support.examples import serialized_example
 
 NUM_GRADES = 5
 SEQUENCE_LENGTH = 32
@@ -138,12 +139,8 @@ def _raw(queries, titles):
 
 
 def _serialized_examples(titles):
-    def example(title):
-        feature = {"query": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"shoes"])),
-                   "title": tf.train.Feature(bytes_list=tf.train.BytesList(
-                       value=[title.encode()]))}
-        return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-    return tf.constant([example(t) for t in titles] + [b""])
+    return tf.constant([serialized_example({"query": "shoes", "title": t}) for t in titles]
+                       + [b""])
 
 
 def _assert_probabilities(probabilities, rows):

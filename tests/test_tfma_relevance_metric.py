@@ -6,12 +6,14 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from components.pseudo_labeler.records import FIELDS_PRESENT, REFERENCE_GRADE
-from pipeline.evaluation.eval_config import relevance_eval_config
-from pipeline.evaluation.results import read_evaluation
-from pipeline.evaluation.tfma_metric import RelevanceMetrics
-from relevance import contract, metrics
-from trainer.export import RelevanceServingModule
+from relevance.contract import FIELDS_PRESENT, REFERENCE_GRADE
+from evaluation.eval_config import relevance_eval_config
+from evaluation.results import read_evaluation
+from evaluation.tfma_metric import RelevanceMetrics
+from relevance import contract
+from evaluation import metrics
+from models.export import RelevanceServingModule
+from support.examples import serialized_example, write_tfrecord
 
 NUM_GRADES = 3
 # (query_id, language, label_source, title, description, reference grade)
@@ -42,16 +44,12 @@ def _predict(raw):
 
 
 def _example(query_id, language, source, title, description, grade):
-    example = tf.train.Example()
-    feature = example.features.feature
-    for name, value in [(contract.QUERY, "query " + query_id), (contract.QUERY_ID, query_id),
-                        (contract.ITEM_ID, title), (contract.LANGUAGE, language),
-                        (contract.LABEL_SOURCE, source), ("title", title),
-                        ("description", description),
-                        (FIELDS_PRESENT, "title+description" if description else "title")]:
-        feature[name].bytes_list.value.append(value.encode())
-    feature[REFERENCE_GRADE].int64_list.value.append(grade)
-    return example.SerializeToString()
+    return serialized_example({
+        contract.QUERY: "query " + query_id, contract.QUERY_ID: query_id,
+        contract.ITEM_ID: title, contract.LANGUAGE: language, contract.LABEL_SOURCE: source,
+        "title": title, "description": description,
+        FIELDS_PRESENT: "title+description" if description else "title", REFERENCE_GRADE: grade,
+    })
 
 
 def _expected(rows):
@@ -68,9 +66,7 @@ def evaluation(tmp_path_factory):
     model_dir = str(root / "model")
     tf.saved_model.save(module, model_dir, signatures=module.signatures())
     data = str(root / "eval.tfrecord")
-    with tf.io.TFRecordWriter(data) as writer:
-        for row in ROWS:
-            writer.write(_example(*row))
+    write_tfrecord(data, [_example(*row) for row in ROWS], compression="")
     config = relevance_eval_config(NUM_GRADES)
     tfma.run_model_analysis(
         eval_shared_model=tfma.default_eval_shared_model(model_dir, eval_config=config),

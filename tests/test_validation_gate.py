@@ -3,15 +3,16 @@ and the BM25 floor's per-slice evaluation."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from components.pseudo_labeler.records import FIELDS_PRESENT, REFERENCE_GRADE
-from pipeline.evaluation import gate_rows
-from pipeline.evaluation.bm25_eval import evaluate_bm25
-from pipeline.evaluation.gate import GatePolicy, PairedRows
-from pipeline.evaluation.gate_report import read_gate_report, write_gate_report
-from pipeline.evaluation.slices import HUMAN_SLICE
-from relevance import contract, metrics
+from relevance.contract import FIELDS_PRESENT, REFERENCE_GRADE
+from evaluation import gate_rows
+from evaluation.bm25_eval import evaluate_bm25
+from evaluation.gate import GatePolicy, PairedRows
+from evaluation.gate_report import read_gate_report, write_gate_report
+from evaluation.slices import HUMAN_SLICE
+from relevance import contract
+from evaluation import metrics
+from support.examples import make_example
 
 
 def _metrics(accuracy, ndcg):
@@ -62,17 +63,12 @@ def test_min_accuracy_and_undefined_metrics():
 
 
 def _example(query_id, source, title, grade, human_grade=None, language="en"):
-    example = tf.train.Example()
-    feature = example.features.feature
-    for name, value in [(contract.QUERY, query_id.replace("-", " ")),
-                        (contract.QUERY_ID, query_id), (contract.ITEM_ID, title),
-                        (contract.LANGUAGE, language), (contract.LABEL_SOURCE, source),
-                        ("title", title), (FIELDS_PRESENT, "title")]:
-        feature[name].bytes_list.value.append(value.encode())
-    feature[REFERENCE_GRADE].int64_list.value.append(grade)
-    if human_grade is not None:
-        feature[contract.GRADE].int64_list.value.append(human_grade)
-    return example
+    return make_example({
+        contract.QUERY: query_id.replace("-", " "), contract.QUERY_ID: query_id,
+        contract.ITEM_ID: title, contract.LANGUAGE: language, contract.LABEL_SOURCE: source,
+        "title": title, FIELDS_PRESENT: "title", REFERENCE_GRADE: grade,
+        contract.GRADE: human_grade,
+    })
 
 
 def test_bm25_floor_is_evaluated_per_slice_and_reported(tmp_path):

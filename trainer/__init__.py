@@ -1,1 +1,1 @@
-"""Model code: the teacher cross-encoder, the student, and their shared export."""
+"""Model code: the teacher cross-encoder and the student (their shared export: models/)."""

@@ -11,7 +11,7 @@ import time
 
 import keras
 
-from relevance.console import PROGRESS_LOGGER
+from relevance.progress import LOGGER_NAME as PROGRESS_LOGGER
 
 
 class EpochLog(keras.callbacks.Callback):

@@ -53,6 +53,7 @@ import tensorflow_transform as tft
 from tensorflow.python.framework import ops
 
 from relevance import contract
+from trainer.student import bm25 as bm25_lib
 from trainer.student import text_features as tx
 
 
@@ -108,7 +109,7 @@ def _query_idf(
     as a lookup asset, which keeps the serving graph small (no vocabulary-sized constant).
     """
     document_frequency_path = tft.vocabulary(
-        tx.unique_tokens_per_row(item_words, item_rows),
+        bm25_lib.unique_tokens_per_row(item_words, item_rows),
         top_k=tx.DOCUMENT_FREQUENCY_TOP_K,
         vocab_filename=tx.DOCUMENT_FREQUENCY_VOCABULARY,
         store_frequency=True,
@@ -117,7 +118,7 @@ def _query_idf(
     document_frequency = tft.apply_vocabulary(
         query_tokens, document_frequency_path, lookup_fn=_lookup_document_frequency
     )
-    return tx.bm25_idf(tf.cast(document_frequency, tf.float32), num_documents)
+    return bm25_lib.bm25_idf(tf.cast(document_frequency, tf.float32), num_documents)
 
 
 def _corpus_word_ids(dense_words: tf.Tensor, vocabulary_path) -> tf.Tensor:
@@ -171,7 +172,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     text_query_terms = tf.gather(
         query_fingerprints[:, :num_terms], tf.repeat(query_of_row, num_fields)
     )  # [B * F, num_terms]
-    term_frequency = tx.query_term_frequencies(token_fingerprints, text_query_terms)
+    term_frequency = bm25_lib.query_term_frequencies(token_fingerprints, text_query_terms)
     term_frequency = tf.gather(
         tf.reshape(term_frequency, [-1, num_fields, num_terms]), _LEXICAL_ORDER, axis=1
     )
@@ -206,7 +207,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     def per_row(query_feature):
         return tf.gather(query_feature, query_of_row)
 
-    bm25, coverage = tx.bm25_and_coverage(
+    bm25, coverage = bm25_lib.bm25_and_coverage(
         per_row(query_mask), per_row(query_idf[:, :num_terms]), term_frequency, field_length,
         average_field_length,
     )

@@ -6,8 +6,8 @@ from tfx.proto import example_gen_pb2
 
 from components.example_gen.executor import Executor
 from components.example_gen.options import ExampleGenOptions
+from relevance.contract import LABELED_DIR, UNLABELED_DIR
 from relevance import contract
-from relevance.staging import LABELED_DIR, UNLABELED_DIR
 
 
 

@@ -13,7 +13,6 @@ Example (a pipeline captioning a PCollection of (content hash, image bytes) list
                   .with_outputs(GenerateCaptions.FAILED, main="captions"))
 """
 
-import dataclasses
 import time
 from typing import Iterable, List, Tuple
 
@@ -23,26 +22,11 @@ from absl import logging
 from apache_beam.utils import shared
 
 from components.image_captioner.caption_cache import CaptionCache
+from components.image_captioner.settings import CaptionSettings  # noqa: F401 - re-exported
 from components.image_captioner.images import decode_image
-from components.progress import RateProgress
+from relevance.progress import RateProgress
 
 _METRICS_NAMESPACE = "ImageCaptioner"
-
-
-@dataclasses.dataclass(frozen=True)
-class CaptionSettings:
-    """Which model captions, and how: prompt, new tokens per caption, images per call.
-
-    Example:
-
-    >>> CaptionSettings(preset="pali_gemma_3b_mix_224", max_length=16).prompt
-    'caption en\\n'
-    """
-
-    preset: str
-    prompt: str = "caption en\n"
-    max_length: int = 32
-    batch_size: int = 8
 
 
 class LoadedCaptioner:
@@ -85,7 +69,7 @@ class GenerateCaptions(beam.DoFn):
     A batch that fails is retried image by image; images that still fail go to the
     `FAILED` output (their items keep an empty caption). A preset that cannot be loaded
     is a configuration error and fails the pipeline. Progress (images, rate, ETA) goes
-    to `components.progress`; the optional `total_images` argument (a side input) is the
+    to `relevance.progress`; the optional `total_images` argument (a side input) is the
     number of images the whole step captions, for the percentage and ETA.
 
     Example:

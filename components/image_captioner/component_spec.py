@@ -11,6 +11,8 @@ True
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components.image_captioner.settings import CaptionSettings
+
 EXAMPLES_KEY = "examples"
 CAPTIONED_KEY = "captioned_examples"
 
@@ -21,11 +23,10 @@ BATCH_SIZE_KEY = "batch_size"
 CACHE_DIR_KEY = "cache_dir"
 IMAGE_ROOT_KEY = "image_root"
 
-# PaliGemma "mix" checkpoints caption with this task prefix; the newline ends the prompt.
 DEFAULTS = {
-    PROMPT_KEY: "caption en\n",
-    MAX_LENGTH_KEY: 32,
-    BATCH_SIZE_KEY: 8,
+    PROMPT_KEY: CaptionSettings.prompt,
+    MAX_LENGTH_KEY: CaptionSettings.max_length,
+    BATCH_SIZE_KEY: CaptionSettings.batch_size,
     CACHE_DIR_KEY: "",  # "" = <pipeline root>/caption_cache, set by the pipeline definition
     IMAGE_ROOT_KEY: "",  # "" = relative image paths are relative to the working directory
 }

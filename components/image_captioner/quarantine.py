@@ -32,18 +32,14 @@ import tensorflow as tf
 from components.example_gen.executor import QUARANTINE_DIR
 from relevance import contract
 from relevance.readers import example_to_dict
+from relevance.records import example_text_fields
 
 REASON = "no_item_text_after_captioning"
 
 
 def has_item_text(example: tf.train.Example) -> bool:
     """Whether any item text field (image_caption included) has a non-blank value."""
-    features = example.features.feature
-    for name in contract.ITEM_TEXT_FIELDS:
-        feature = features.get(name)
-        if feature is not None and any(value.strip() for value in feature.bytes_list.value):
-            return True
-    return False
+    return bool(example_text_fields(example))
 
 
 def _fields(example: tf.train.Example) -> Dict:

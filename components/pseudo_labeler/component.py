@@ -6,7 +6,7 @@ from tfx.types import standard_artifacts
 
 from components.pseudo_labeler import component_spec as spec_lib
 from components.pseudo_labeler import executor
-from relevance import contract
+from components.pseudo_labeler.config import LabelingConfig as _DEFAULTS
 
 
 class PseudoLabeler(base_beam_component.BaseBeamComponent):
@@ -50,14 +50,14 @@ class PseudoLabeler(base_beam_component.BaseBeamComponent):
         self,
         examples: types.BaseChannel,
         model: types.BaseChannel,
-        num_grades: int = contract.DEFAULT_NUM_GRADES,
-        confidence_threshold: float = 0.0,
-        max_volume_multiple: float = 100.0,
-        max_per_query: int = 0,
-        drop_human_labeled_pairs: bool = True,
-        balance_languages: bool = False,
-        batch_size: int = 64,
-        eval_holdout_percent: float = 0.0,
+        num_grades: int = _DEFAULTS.num_grades,
+        confidence_threshold: float = _DEFAULTS.confidence_threshold,
+        max_volume_multiple: float = _DEFAULTS.max_volume_multiple,
+        max_per_query: int = _DEFAULTS.max_per_query,
+        drop_human_labeled_pairs: bool = _DEFAULTS.drop_human_labeled_pairs,
+        balance_languages: bool = _DEFAULTS.balance_languages,
+        batch_size: int = _DEFAULTS.batch_size,
+        eval_holdout_percent: float = _DEFAULTS.eval_holdout_percent,
     ):
         """Args:
         examples: Examples with splits train, eval (graded) and unlabeled.

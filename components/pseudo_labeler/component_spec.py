@@ -14,6 +14,8 @@ True
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components.pseudo_labeler.config import LabelingConfig
+
 EXAMPLES_KEY = "examples"
 MODEL_KEY = "model"
 PSEUDO_LABELED_KEY = "pseudo_labeled"
@@ -27,15 +29,16 @@ BALANCE_LANGUAGES_KEY = "balance_languages"
 BATCH_SIZE_KEY = "batch_size"
 EVAL_HOLDOUT_PERCENT_KEY = "eval_holdout_percent"
 
+# The execution parameters' defaults, as MLMD stores them, from the one LabelingConfig.
 DEFAULTS = {
-    NUM_GRADES_KEY: 5,
-    CONFIDENCE_THRESHOLD_KEY: 0.0,
-    MAX_VOLUME_MULTIPLE_KEY: 100.0,
-    MAX_PER_QUERY_KEY: 0,
-    DROP_HUMAN_LABELED_PAIRS_KEY: 1,
-    BALANCE_LANGUAGES_KEY: 0,
-    BATCH_SIZE_KEY: 64,
-    EVAL_HOLDOUT_PERCENT_KEY: 0.0,
+    NUM_GRADES_KEY: LabelingConfig.num_grades,
+    CONFIDENCE_THRESHOLD_KEY: LabelingConfig.confidence_threshold,
+    MAX_VOLUME_MULTIPLE_KEY: LabelingConfig.max_volume_multiple,
+    MAX_PER_QUERY_KEY: LabelingConfig.max_per_query,
+    DROP_HUMAN_LABELED_PAIRS_KEY: int(LabelingConfig.drop_human_labeled_pairs),
+    BALANCE_LANGUAGES_KEY: int(LabelingConfig.balance_languages),
+    BATCH_SIZE_KEY: LabelingConfig.batch_size,
+    EVAL_HOLDOUT_PERCENT_KEY: LabelingConfig.eval_holdout_percent,
 }
 
 _PARAMETER_TYPES = {

@@ -20,6 +20,7 @@ from typing import Dict, List, Optional
 import apache_beam as beam
 
 from components.pseudo_labeler import counts, ranking, records, selection
+from components.pseudo_labeler.config import LabelingConfig  # noqa: F401 - re-exported
 from components.pseudo_labeler.records import Candidate
 from components.pseudo_labeler.teacher import ScoreWithTeacher
 from components.sharded_writer import WriteDeterministicShards
@@ -28,22 +29,6 @@ from relevance import contract
 _PARSED = "parsed"
 _ALREADY_LABELED = "already_labeled"
 _LOW_CONFIDENCE = "low_confidence"
-
-
-@dataclasses.dataclass(frozen=True)
-class LabelingConfig:
-    """What to score with and how to select; see `PseudoLabeler` for the meaning."""
-
-    model_path: str
-    teacher_id: str
-    num_grades: int = contract.DEFAULT_NUM_GRADES
-    confidence_threshold: float = 0.0
-    max_volume_multiple: float = 100.0
-    max_per_query: int = 0
-    drop_human_labeled_pairs: bool = True
-    balance_languages: bool = False
-    batch_size: int = 64
-    eval_holdout_percent: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,9 +211,39 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
     events = []
     outputs = []  # (output_dir, serialized example) for the one writer
     quarantine = {}
-    human_pairs = []
-    human_train_count: Optional[beam.PCollection] = None
+    human_pairs, human_train_out, human_train_count = _label_human_splits(
+        pipeline, config, paths, events, outputs, quarantine)
+    kept, held_out = _label_unlabeled(
+        pipeline, config, paths, human_pairs, human_train_count, events, quarantine)
+    pseudo_out, pseudo_eval_out = (
+        candidates_out
+        | f"ToExample[{label}]"
+        >> beam.Map(records.to_output_example, contract.LABEL_SOURCE_PSEUDO, config.teacher_id)
+        for label, candidates_out in (("pseudo", kept), ("pseudo_eval", held_out))
+    )
+    train_dir = paths.output_split_dirs[contract.SPLIT_TRAIN]
+    outputs.append(_to_dir(human_train_out, train_dir, "HumanTrain"))
+    outputs.append(_to_dir(pseudo_out, train_dir, "PseudoTrain"))
+    outputs.append(
+        _to_dir(pseudo_eval_out, paths.output_split_dirs[contract.SPLIT_EVAL], "PseudoEval")
+    )
+    for quarantined_split, quarantined in sorted(quarantine.items()):
+        outputs.append(_to_dir(quarantined, f"{paths.quarantine_dir}/{quarantined_split}",
+                               f"Quarantine[{quarantined_split}]"))
+    _ = outputs | "FlattenOutputs" >> beam.Flatten() | "Write" >> WriteDeterministicShards(
+        paths.scratch_dir, order_key=records.order_key)
+    _write_events(events, paths.events_path)
 
+
+def _label_human_splits(pipeline, config: LabelingConfig, paths: LabelingPaths,
+                        events: list, outputs: list, quarantine: dict):
+    """Scores the human train and eval rows (eval goes to `outputs` at once).
+
+    Returns (human (pair, None) PCollections, the human train examples, their count).
+    """
+    human_pairs = []
+    human_train_out = None
+    human_train_count: Optional[beam.PCollection] = None
     for split, event in ((contract.SPLIT_TRAIN, counts.HUMAN_TRAIN),
                          (contract.SPLIT_EVAL, counts.HUMAN_EVAL)):
         raw = _read_split(pipeline, split, paths.input_patterns[split])
@@ -250,7 +265,12 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
             human_train_count = scored["scored"] | "CountHumanTrain" >> beam.combiners.Count.Globally()
         else:
             outputs.append(_to_dir(labeled, paths.output_split_dirs[contract.SPLIT_EVAL], "Eval"))
+    return human_pairs, human_train_out, human_train_count
 
+
+def _label_unlabeled(pipeline, config: LabelingConfig, paths: LabelingPaths, human_pairs,
+                     human_train_count, events: list, quarantine: dict):
+    """Filters, scores and selects the unlabeled rows; returns (kept, held out of training)."""
     split = contract.SPLIT_UNLABELED
     raw = _read_split(pipeline, split, paths.input_patterns[split])
     events.append(_events(raw, "CountUnlabeledIn", lambda _: counts.UNLABELED_IN))
@@ -301,24 +321,11 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
         counts.PSEUDO_LABELED_OUT, counts.language_out(c.language)]))
     kept, held_out = _hold_out_queries(kept, config.eval_holdout_percent)
     events.append(_events(held_out, "CountHeldOut", lambda _: counts.PSEUDO_HELD_OUT))
-    pseudo_out, pseudo_eval_out = (
-        candidates_out
-        | f"ToExample[{label}]"
-        >> beam.Map(records.to_output_example, contract.LABEL_SOURCE_PSEUDO, config.teacher_id)
-        for label, candidates_out in (("pseudo", kept), ("pseudo_eval", held_out))
-    )
-    train_dir = paths.output_split_dirs[contract.SPLIT_TRAIN]
-    outputs.append(_to_dir(human_train_out, train_dir, "HumanTrain"))
-    outputs.append(_to_dir(pseudo_out, train_dir, "PseudoTrain"))
-    outputs.append(
-        _to_dir(pseudo_eval_out, paths.output_split_dirs[contract.SPLIT_EVAL], "PseudoEval")
-    )
-    for quarantined_split, quarantined in sorted(quarantine.items()):
-        outputs.append(_to_dir(quarantined, f"{paths.quarantine_dir}/{quarantined_split}",
-                               f"Quarantine[{quarantined_split}]"))
-    _ = outputs | "FlattenOutputs" >> beam.Flatten() | "Write" >> WriteDeterministicShards(
-        paths.scratch_dir, order_key=records.order_key)
+    return kept, held_out
 
+
+def _write_events(events: list, events_path: str) -> None:
+    """One JSON file of event totals (counts.py reads it back)."""
     _ = (
         events
         | "FlattenEvents" >> beam.Flatten()
@@ -326,5 +333,5 @@ def build_labeling_graph(pipeline, config: LabelingConfig, paths: LabelingPaths)
         | "EventsToDict" >> beam.combiners.ToDict()
         | "EventsToJson" >> beam.Map(lambda totals: json.dumps(totals, sort_keys=True))
         | "WriteEvents"
-        >> beam.io.WriteToText(paths.events_path, shard_name_template="", num_shards=1)
+        >> beam.io.WriteToText(events_path, shard_name_template="", num_shards=1)
     )

@@ -25,18 +25,13 @@ import tensorflow as tf
 
 from components.pseudo_labeler import ranking
 from relevance import contract
+from relevance.records import example_text_fields
 
 # Language bucket for rows without a usable language (BCP-47 "undetermined").
 UNKNOWN_LANGUAGE = "und"
 
-# Evaluation features, written on every output row so that every evaluated model (the
-# student, the teacher, a previously pushed model, the BM25 baseline) is sliced and
-# labeled by the data, not by its own export code.
-# "title+description+image_caption": the non-empty item text fields, in contract order.
-FIELDS_PRESENT = "fields_present"
-# The grade evaluation compares against: the human grade on human rows, the teacher's
-# argmax grade on pseudo-labeled rows.
-REFERENCE_GRADE = "reference_grade"
+FIELDS_PRESENT = contract.FIELDS_PRESENT
+REFERENCE_GRADE = contract.REFERENCE_GRADE
 
 # Features this component writes; an input that already has them would be ambiguous.
 TEACHER_FEATURES = (
@@ -115,13 +110,7 @@ def fields_present(example: tf.train.Example) -> str:
     >>> fields_present(example)
     'title+board_titles'
     """
-    features = example.features.feature
-    present = [
-        name
-        for name in contract.ITEM_TEXT_FIELDS
-        if name in features and any(value.strip() for value in features[name].bytes_list.value)
-    ]
-    return "+".join(present) or "none"
+    return "+".join(example_text_fields(example)) or "none"
 
 
 def _reference_grade(example: tf.train.Example, probabilities) -> int:

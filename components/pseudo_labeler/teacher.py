@@ -19,10 +19,10 @@ import tensorflow as tf
 from absl import logging
 from apache_beam.utils import shared
 
-from components.progress import RateProgress
+from relevance.progress import RateProgress
 from components.pseudo_labeler.records import Candidate
 from relevance import contract
-from trainer.export import load_relevance_model
+from models.export import load_relevance_model
 
 _METRICS_NAMESPACE = "PseudoLabeler"
 
@@ -47,7 +47,7 @@ class ScoreWithTeacher(beam.DoFn):
         model_path: SavedModel directory with the `serving_examples` signature.
         num_grades: G, the expected width of the `probabilities` output.
         progress_label: the split, for the progress lines (rows, rate, ETA) each worker
-            logs while it scores (`components.progress`).
+            logs while it scores (`relevance.progress`).
         expected_rows: the split's rows in all, for the progress's percentage and ETA
             (0: unknown).
     """

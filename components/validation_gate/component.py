@@ -7,7 +7,7 @@ Model, and optionally the previously pushed (latest gate-blessed) Model. It scor
 student on the gate slice's eval rows, pairs them with the teacher's predictions the
 PseudoLabeler wrote on those rows (`soft_label`), and applies `GatePolicy` with them: the
 student-vs-teacher tolerance widens to `gate_z` x the paired bootstrap SE of the
-difference (`pipeline.evaluation.gate`). It writes `gate.json` and `report.md` into its
+difference (`evaluation.gate`). It writes `gate.json` and `report.md` into its
 blessing, and sets the custom properties Pusher and `LatestBlessedModelStrategy` read
 (`blessed`, `current_model`, `current_model_id`).
 """
@@ -19,10 +19,10 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import path_utils
 
-from pipeline.evaluation import bm25_eval, gate, gate_report, gate_rows, gate_settings
-from pipeline.evaluation.results import read_evaluation
+from evaluation import bm25_eval, gate, gate_report, gate_rows, gate_settings
+from evaluation.results import read_evaluation
 from relevance import contract
-from relevance.evaluate import score_with_saved_model
+from evaluation.evaluate import score_with_saved_model
 
 InputArtifact = tfx.dsl.components.InputArtifact
 OutputArtifact = tfx.dsl.components.OutputArtifact
@@ -51,7 +51,7 @@ def ValidationGate(  # noqa: N802 - TFX names the component class after the func
     gate_z: Parameter[float] = gate_settings.DEFAULT_GATE_Z,
     gate_resamples: Parameter[int] = gate_settings.DEFAULT_GATE_RESAMPLES,
 ):
-    """Blesses the student when `pipeline.evaluation.gate.GatePolicy` says so.
+    """Blesses the student when `evaluation.gate.GatePolicy` says so.
 
     Example (in a pipeline definition):
 

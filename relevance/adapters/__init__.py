@@ -15,20 +15,30 @@ Example:
     >>> records, num_grades = load_records("crowdflower", "train.csv")  # doctest: +SKIP
     >>> sorted(ADAPTERS)
     ['crowdflower', 'esci', 'wands', 'xquad-r']
+    >>> ADAPTERS["xquad-r"].num_grades
+    2
 """
 
-from typing import Callable, Dict, Iterator, Tuple
+from typing import Callable, Dict, Iterator, NamedTuple, Tuple
 
 from relevance.adapters import crowdflower, esci, wands, xquad_r
 from relevance.errors import InputError
 
 AdapterLoad = Callable[..., Tuple[Iterator[dict], int]]
 
-ADAPTERS: Dict[str, AdapterLoad] = {
-    "crowdflower": crowdflower.load,
-    "xquad-r": xquad_r.load,
-    "esci": esci.load,
-    "wands": wands.load,
+
+class Adapter(NamedTuple):
+    """One public data set: its loader and its number of grades G (the module's own)."""
+
+    load: AdapterLoad
+    num_grades: int
+
+
+ADAPTERS: Dict[str, Adapter] = {
+    "crowdflower": Adapter(crowdflower.load, crowdflower.NUM_GRADES),
+    "xquad-r": Adapter(xquad_r.load, xquad_r.NUM_GRADES),
+    "esci": Adapter(esci.load, esci.NUM_GRADES),
+    "wands": Adapter(wands.load, wands.NUM_GRADES),
 }
 
 
@@ -43,7 +53,7 @@ def load_records(fmt: str, path: str, **options) -> Tuple[Iterator[dict], int]:
             f"{path}: unknown data set format {fmt!r}; choose one of {', '.join(sorted(ADAPTERS))}."
         )
     try:
-        return ADAPTERS[fmt](path, **options)
+        return ADAPTERS[fmt].load(path, **options)
     except TypeError as err:
         if "unexpected keyword argument" in str(err):
             raise InputError(f"{path}: option not supported by the {fmt} adapter ({err}).") from err

@@ -3,7 +3,7 @@
 Reads the student corpus (canonical features + teacher `soft_label` on every row, human
 `grade` on some), applies the Transform graph to the raw text through the same adapter
 the serving signatures use, trains with `DistillationLoss` and exports a SavedModel with
-the two signatures of `trainer.export.RelevanceServingModule`.
+the two signatures of `models.export.RelevanceServingModule`.
 
 custom_config:
 
@@ -21,7 +21,7 @@ import tensorflow_transform as tft
 from absl import logging
 
 from relevance import contract
-from trainer.export import RelevanceServingModule, raw_features_from_examples, save_serving_module
+from models.export import RelevanceServingModule, raw_features_from_examples, save_serving_module
 from trainer.epoch_log import EpochLog
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, teacher_agreement
@@ -131,7 +131,7 @@ def make_predict_fn(model: keras.Model, tft_layer, adapter: TransformInputAdapte
     """Raw feature dict -> grade probabilities `[N, G]`.
 
     The usual request is one query against N candidates (the query repeated N times by
-    `trainer.export.broadcast_query`): the Transform graph processes each distinct query
+    `models.export.broadcast_query`): the Transform graph processes each distinct query
     once, and so does the model's query encoder (`encode_queries_once`).
     """
 

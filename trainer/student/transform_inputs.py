@@ -1,4 +1,4 @@
-"""Raw feature dict (trainer/export.py conventions) -> the inputs the Transform graph expects.
+"""Raw feature dict (models/export.py conventions) -> the inputs the Transform graph expects.
 
 Training and serving both go through `TransformInputAdapter`, so the student sees
 exactly the same features offline and online.
@@ -9,7 +9,7 @@ from typing import Dict, Mapping
 import tensorflow as tf
 
 from relevance import contract
-from trainer.export import RawFeatures
+from models.export import RawFeatures
 
 
 def _one_value_per_row_indices(num_rows: tf.Tensor):

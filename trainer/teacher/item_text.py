@@ -1,7 +1,7 @@
 """The text the teacher reads: a query segment and an item segment, built in TF ops.
 
 The builder runs inside the exported SavedModel on the raw feature dict (see
-`trainer.export`), so serving and training share one definition of the item text. The
+`models.export`), so serving and training share one definition of the item text. The
 item segment lists the chosen fields in contract order, each behind a marker
 ("title: ...", "caption: ..."), cut to a per-field word budget; list fields are split on
 `contract.LIST_SEPARATOR`, deduplicated and capped; empty fields are left out. The

@@ -6,7 +6,7 @@ from typing import Dict, Optional, Tuple
 import keras
 import tensorflow as tf
 
-from trainer import export
+from models import export
 from trainer.teacher import backbones, heads, match_features, similarity_prior
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.item_text import ItemTextBuilder

@@ -5,7 +5,7 @@
 
 Reads gzip TFRecords of canonical tf.Examples (labeled rows carry `grade` 1..G), trains
 the cross-encoder with cross-entropy (label = grade - 1) and exports a SavedModel with
-the two relevance signatures (`trainer.export`). Beside the graph, `assets.extra/` keeps
+the two relevance signatures (`models.export`). Beside the graph, `assets.extra/` keeps
 the teacher config and, for the default teacher, the preset it started from.
 """
 
@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 
 from relevance import contract
-from trainer import export
+from models import export
 from trainer.teacher import vocabulary
 from trainer.epoch_log import EpochLog
 from trainer.teacher.config import TeacherConfig

@@ -33,7 +33,7 @@ from sentencepiece import sentencepiece_model_pb2
 import tensorflow as tf
 
 from relevance import contract
-from trainer import export
+from models import export
 from trainer.teacher import item_text
 
 WORD_COUNTS_VOCABULARY = "corpus_word_counts"

@@ -51,7 +51,7 @@ def shuffled_words(text: str, seed: int = 0) -> str:
     """The words of `text` in a random (seeded) order.
 
     >>> shuffled_words("a b c d", seed=1)
-    'b a d c'
+    'd a c b'
     """
     words = text.split()
     random.Random(seed).shuffle(words)

