@@ -54,6 +54,7 @@ def _run_pipeline(args, inputs: Dict, unlabeled: str, preset: str) -> Dict:
         "--teacher-train-seconds", str(args.train_seconds),
         "--teacher-epochs", str(args.max_epochs),
         "--student-train-steps", str(args.student_train_steps),
+        *args.run_arg,
     ], os.path.join(args.workdir, "logs", f"run_{preset}.log"))
     with open(os.path.join(workdir, "run_summary.json")) as handle:
         summary = json.load(handle)
@@ -114,6 +115,9 @@ def main() -> int:
     parser.add_argument("--student-train-steps", type=int, default=100)
     parser.add_argument("--candidates", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--run-arg", action="append", default=[], metavar="ARG",
+                        help="extra `relevance run` argument for every teacher, repeatable "
+                             "(e.g. --run-arg=--teacher-learning-rate=5e-5)")
     args = parser.parse_args()
     args.workdir = os.path.abspath(args.workdir)
     os.makedirs(os.path.join(args.workdir, "logs"), exist_ok=True)

@@ -30,7 +30,7 @@ from typing import Dict, List
 import numpy as np
 
 # GGUF tensor names -> Hugging Face's (per block: {i} is the layer index).
-_BLOCK_TENSORS = {
+BLOCK_TENSORS = {
     "attn_norm": "input_layernorm",
     "ffn_norm": "post_attention_layernorm",
     "attn_q": "self_attn.q_proj",
@@ -41,7 +41,7 @@ _BLOCK_TENSORS = {
     "ffn_up": "mlp.up_proj",
     "ffn_down": "mlp.down_proj",
 }
-_GLOBAL_TENSORS = {
+GLOBAL_TENSORS = {
     "token_embd": "model.embed_tokens",
     "output_norm": "model.norm",
     "output": "lm_head",
@@ -97,10 +97,10 @@ class LlamaGguf:
 def hugging_face_name(gguf_name: str) -> str:
     """`blk.3.attn_q.weight` -> `model.layers.3.self_attn.q_proj.weight`."""
     parts = gguf_name.split(".")
-    if parts[0] == "blk" and len(parts) == 4 and parts[2] in _BLOCK_TENSORS:
-        return f"model.layers.{parts[1]}.{_BLOCK_TENSORS[parts[2]]}.{parts[3]}"
-    if len(parts) == 2 and parts[0] in _GLOBAL_TENSORS:
-        return f"{_GLOBAL_TENSORS[parts[0]]}.{parts[1]}"
+    if parts[0] == "blk" and len(parts) == 4 and parts[2] in BLOCK_TENSORS:
+        return f"model.layers.{parts[1]}.{BLOCK_TENSORS[parts[2]]}.{parts[3]}"
+    if len(parts) == 2 and parts[0] in GLOBAL_TENSORS:
+        return f"{GLOBAL_TENSORS[parts[0]]}.{parts[1]}"
     raise ValueError(f"unexpected tensor {gguf_name!r} in a Llama GGUF file")
 
 

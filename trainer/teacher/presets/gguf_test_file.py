@@ -83,15 +83,15 @@ def tiny_llama_weights(seed: int = 0) -> Dict[str, np.ndarray]:
 
 
 def _gguf_name(name: str) -> str:
-    from trainer.teacher.presets.gguf_file import _BLOCK_TENSORS, _GLOBAL_TENSORS
+    from trainer.teacher.presets.gguf_file import BLOCK_TENSORS, GLOBAL_TENSORS
 
     parts = name.split(".")
     if parts[1] == "layers":
         block = ".".join(parts[3:-1])
-        short = next(k for k, v in _BLOCK_TENSORS.items() if v == block)
+        short = next(k for k, v in BLOCK_TENSORS.items() if v == block)
         return f"blk.{parts[2]}.{short}.{parts[-1]}"
     base = ".".join(parts[:-1])
-    return next(k for k, v in _GLOBAL_TENSORS.items() if v == base) + "." + parts[-1]
+    return next(k for k, v in GLOBAL_TENSORS.items() if v == base) + "." + parts[-1]
 
 
 def write_tiny_llama_gguf(path: str, weights: Optional[Dict[str, np.ndarray]] = None) -> str:
