@@ -75,10 +75,10 @@ def student_hyperparameters(config: PipelineConfig) -> dict:
     student = dict(config.student)
     if "word_vectors_preset" not in student:
         teacher = TeacherConfig.from_dict(config.teacher)
-        spec = get_spec(teacher.preset) if teacher.preset else None
+        spec = get_spec(teacher.preset)
         student["word_vectors_preset"] = (
             "" if teacher.from_scratch
-            else DEFAULT_TEACHER_PRESET if spec is not None and spec.decoder
+            else DEFAULT_TEACHER_PRESET if spec and spec.decoder
             else teacher.preset)
     if "preset_cache_dir" not in student and config.teacher.get("preset_cache_dir"):
         student["preset_cache_dir"] = config.teacher["preset_cache_dir"]

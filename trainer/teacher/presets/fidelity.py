@@ -61,7 +61,7 @@ def shuffled_words(text: str, seed: int = 0) -> str:
 def _causal_lm(preset: str):
     import keras_hub
 
-    from trainer.teacher import backbones  # noqa: F401  (registers the tokenizer class)
+    from trainer.teacher.presets import gguf_tokenizer  # noqa: F401  (registers its class)
 
     return keras_hub.models.CausalLM.from_preset(preset)
 
