@@ -6,7 +6,9 @@ import tensorflow as tf
 
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
-from trainer.student.model import MODEL_INPUT_WIDTHS, build_student_model, encode_queries_once
+from trainer.student.model import (
+    MODEL_INPUT_WIDTHS, QUERY_INPUTS, WORD_VECTOR_INPUT_WIDTHS, build_student_model,
+    encode_queries_once)
 from trainer.student.word_vector_interactions import WordVectorInteractions
 from trainer.student.word_vector_table import WordVectorTable
 from trainer.student.word_vectors import principal_axes, table_megabytes
@@ -40,13 +42,32 @@ def test_soft_match_finds_a_translation_that_shares_no_token():
     length = tf.constant([[1.0]])
 
     def features(item_ids):
-        return layer(query, query_known, tf.constant([item_ids]), length).numpy()[0]
+        return layer(query, query_known, tf.constant([[2.0, 0.0]]), tf.constant([item_ids]),
+                     length).numpy()[0]
 
     match, no_match = features([1, 2, 0]), features([2, 2, 0])
-    # [query * item (2), pooled cosine, mean best, top best, known share]
+    # [query * item (2), pooled cosine, mean best, top best, idf mean best, idf cosine,
+    #  known share]
     assert match[3] == pytest.approx(1.0) and no_match[3] == pytest.approx(0.0)
-    assert match[4] == pytest.approx(1.0) and match[5] == pytest.approx(1.0)
-    assert match[2] > no_match[2]
+    assert match[4] == pytest.approx(1.0) and match[7] == pytest.approx(1.0)
+    assert match[5] == pytest.approx(1.0) and no_match[5] == pytest.approx(0.0)
+    assert match[2] > no_match[2] and match[6] > no_match[6]
+
+
+def test_idf_weighted_soft_match_counts_the_rare_word_more():
+    # Query "what" (common, idf 0.1) + "dog" (rare, idf 3.0); one item matches "what"
+    # only, the other "dog" only: unweighted they tie, weighted the "dog" item wins.
+    what, dog, other = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]
+    layer = WordVectorInteractions(WordVectorTable(np.array([what, dog, other], "float32"),
+                                                   trainable=True))
+    query = tf.constant([[what, dog]] * 2)
+    known, idf = tf.constant([[1.0, 1.0]] * 2), tf.constant([[0.1, 3.0]] * 2)
+    items = tf.constant([[1, 3], [2, 3]])  # "what other", "dog other"
+    features = layer(query, known, idf, items, tf.constant([[2.0]] * 2)).numpy()
+    mean_best, idf_mean_best, idf_cosine = features[:, 4], features[:, 6], features[:, 7]
+    assert mean_best[0] == pytest.approx(mean_best[1])
+    assert idf_mean_best[1] == pytest.approx(3.0 / 3.1) and idf_mean_best[0] == pytest.approx(0.1 / 3.1)
+    assert idf_cosine[1] > idf_cosine[0]
 
 
 def test_one_query_shortcut_gives_the_per_row_features():
@@ -55,11 +76,13 @@ def test_one_query_shortcut_gives_the_per_row_features():
     rng = np.random.default_rng(5)
     query = tf.constant(np.repeat(vectors[None, [3, 7, 0, 0]], 3, axis=0))
     known = tf.constant([[1.0, 1.0, 0.0, 0.0]] * 3)
+    idf = known * tf.constant([[1.5, 0.5, 0.0, 0.0]])
     item_ids = tf.constant(rng.integers(0, 31, size=(3, 6)))
     length = tf.constant([[2.0]] * 3)
-    one_query = layer(query, known, item_ids, length).numpy()  # the shortcut
+    one_query = layer(query, known, idf, item_ids, length).numpy()  # the shortcut
     other = tf.constant(vectors[None, [5, 0, 0, 0]])
     mixed = layer(tf.concat([query, other], 0), tf.concat([known, [[1.0, 0, 0, 0]]], 0),
+                  tf.concat([idf, [[2.0, 0, 0, 0]]], 0),
                   tf.concat([item_ids, item_ids[:1]], 0), tf.concat([length, [[1.0]]], 0))
     np.testing.assert_allclose(one_query, mixed.numpy()[:3], atol=1e-5)
 
@@ -72,11 +95,10 @@ def test_model_with_word_vectors_encodes_each_query_once_with_the_same_result():
     features = {
         name: rng.integers(0, 20, size=(rows, width)).astype("int64")
         if name in model.input and "ids" in name else rng.random((rows, width)).astype("float32")
-        for name, width in {**MODEL_INPUT_WIDTHS, tx.QUERY_VECTOR_WORD_IDS: tx.MAX_QUERY_TOKENS,
-                            tx.ITEM_VECTOR_WORD_IDS: tx.MAX_ITEM_VECTOR_WORDS}.items()
+        for name, width in {**MODEL_INPUT_WIDTHS, **WORD_VECTOR_INPUT_WIDTHS}.items()
     }
     query_of_row = np.array([0, 0, 0, 1, 1, 1])
-    for name in (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.QUERY_VECTOR_WORD_IDS):
+    for name in QUERY_INPUTS:
         features[name] = features[name][query_of_row * 3]  # same query within a group
     features[tx.QUERY_LENGTH] = np.full((rows, 1), 3.0, "float32")
     features = {name: tf.constant(value) for name, value in features.items()}

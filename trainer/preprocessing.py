@@ -246,6 +246,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         tx.QUERY_CORPUS_WORD_IDS: _fixed_width(per_row(corpus_word_ids), tx.MAX_QUERY_TOKENS),
         # Line number + 1: row 0 of the word-vector table is "no vector".
         tx.QUERY_VECTOR_WORD_IDS: _fixed_width(per_row(corpus_word_ids) + 1, tx.MAX_QUERY_TOKENS),
+        tx.QUERY_TERM_IDF: _fixed_width(
+            per_row(tf.where(query_tokens != "", query_idf, 0.0)), tx.MAX_QUERY_TOKENS),
         tx.ITEM_VECTOR_WORD_IDS: _fixed_width(
             _corpus_word_ids(item_vector_words, corpus_vocabulary) + 1, tx.MAX_ITEM_VECTOR_WORDS
         ),

@@ -6,9 +6,11 @@ It scores a few hundred candidates in a few milliseconds on CPU.
 
 With distilled word vectors (`trainer.student.word_vectors`), a third, multilingual view
 joins them: the query's and the item's word vectors (`WordVectorTable`), their pooled
-cosine and product, and a soft term match (each query word's best cosine over the
-item's words, averaged, and the largest), beside the share of query words that have a
-vector. Words without one fall back to the hashed n-grams, which stay in the model.
+cosine and product, a soft term match (each query word's best cosine over the item's
+words, averaged, and the largest), that average and the pooled cosine again with each
+query word weighted by its BM25 idf (a rare word the item paraphrases counts more than
+"what" or "de"), and the share of query words that have a vector. Words without a
+vector fall back to the hashed n-grams, which stay in the model.
 """
 
 from typing import Dict, Optional
@@ -37,19 +39,23 @@ MODEL_INPUT_WIDTHS = {
 WORD_VECTOR_INPUT_WIDTHS = {
     tx.QUERY_VECTOR_WORD_IDS: tx.MAX_QUERY_TOKENS,
     tx.ITEM_VECTOR_WORD_IDS: tx.MAX_ITEM_VECTOR_WORDS,
+    tx.QUERY_TERM_IDF: tx.MAX_QUERY_TOKENS,
 }
 _ID_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.ITEM_WORD_IDS, tx.ITEM_CHAR_IDS,
-              *WORD_VECTOR_INPUT_WIDTHS)
+              tx.QUERY_VECTOR_WORD_IDS, tx.ITEM_VECTOR_WORD_IDS)
 # Inputs that depend on the query only: at serving time they are encoded once per
 # distinct query (see `encode_queries_once`), not once per candidate.
-QUERY_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.QUERY_VECTOR_WORD_IDS)
+QUERY_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.QUERY_VECTOR_WORD_IDS,
+                tx.QUERY_TERM_IDF)
 QUERY_ENCODER = "query_encoder"
 CANDIDATE_SCORER = "candidate_scorer"
 # Outputs of the query encoder, inputs of the candidate scorer.
 _QUERY_ENCODINGS = ("query_word_vector", "query_char_vector", "query_vector")
-# With word vectors only: [Q, dims] per word, and [Q] 1.0 where the word has one.
+# With word vectors only: [Q, dims] per word, [Q] 1.0 where the word has one, and [Q]
+# the word's idf where it has one.
 _QUERY_WORD_VECTORS = "query_word_vectors"
 _QUERY_WORD_VECTOR_MASK = "query_word_vector_mask"
+_QUERY_WORD_WEIGHTS = "query_word_weights"
 
 
 def select_model_inputs(transformed: Dict, model: keras.Model) -> Dict:
@@ -85,7 +91,7 @@ def build_student_model(config: StudentConfig, num_grades: int,
     >>> with_vectors = build_student_model(StudentConfig(embedding_dim=8), 5,
     ...                                    word_vectors=np.eye(4, 3, dtype="float32"))
     >>> sorted(set(with_vectors.input) - set(model.input))
-    ['item_vector_word_ids', 'query_vector_word_ids']
+    ['item_vector_word_ids', 'query_term_idf', 'query_vector_word_ids']
     """
     # Query and item share tables and projection so that their vectors live in one
     # space and the interactions below compare like with like.
@@ -119,9 +125,12 @@ def build_student_model(config: StudentConfig, num_grades: int,
     if table is not None:
         query_ids = query_inputs[tx.QUERY_VECTOR_WORD_IDS]
         query_outputs[_QUERY_WORD_VECTORS] = table(query_ids)
-        query_outputs[_QUERY_WORD_VECTOR_MASK] = ops.cast(query_ids > 0, "float32")
+        known = ops.cast(query_ids > 0, "float32")
+        query_outputs[_QUERY_WORD_VECTOR_MASK] = known
+        query_outputs[_QUERY_WORD_WEIGHTS] = known * query_inputs[tx.QUERY_TERM_IDF]
         encoding_shapes[_QUERY_WORD_VECTORS] = (tx.MAX_QUERY_TOKENS, table.dims)
         encoding_shapes[_QUERY_WORD_VECTOR_MASK] = (tx.MAX_QUERY_TOKENS,)
+        encoding_shapes[_QUERY_WORD_WEIGHTS] = (tx.MAX_QUERY_TOKENS,)
     query_encoder = keras.Model(inputs=query_inputs, outputs=query_outputs, name=QUERY_ENCODER)
 
     scorer_inputs = {name: _input(name) for name in input_names if name not in QUERY_INPUTS}
@@ -141,7 +150,8 @@ def build_student_model(config: StudentConfig, num_grades: int,
     if table is not None:
         word_vector_features = [WordVectorInteractions(table, name="word_vector_interactions")(
             encodings[_QUERY_WORD_VECTORS], encodings[_QUERY_WORD_VECTOR_MASK],
-            scorer_inputs[tx.ITEM_VECTOR_WORD_IDS], scorer_inputs[tx.QUERY_LENGTH])]
+            encodings[_QUERY_WORD_WEIGHTS], scorer_inputs[tx.ITEM_VECTOR_WORD_IDS],
+            scorer_inputs[tx.QUERY_LENGTH])]
     features = ops.concatenate(
         [
             *word_vector_features,

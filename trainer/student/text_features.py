@@ -30,6 +30,9 @@ QUERY_LENGTH = "query_length"
 QUERY_CORPUS_WORD_IDS = "query_corpus_word_ids"
 QUERY_VECTOR_WORD_IDS = "query_vector_word_ids"
 ITEM_VECTOR_WORD_IDS = "item_vector_word_ids"
+# BM25 idf of each query token, in the query-token slots (0 for padding): it weighs the
+# word-vector soft match as idf weighs BM25's exact one.
+QUERY_TERM_IDF = "query_term_idf"
 
 # BM25 / coverage columns: one per item text field, plus all item text together.
 ALL_ITEM_TEXT = "all_item_text"
