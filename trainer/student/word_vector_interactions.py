@@ -20,8 +20,9 @@ class WordVectorInteractions(keras.layers.Layer):
     * the idf-weighted soft term match and pooled cosine: the same average, and the
       cosine of the idf-weighted query mean with the item mean. Unweighted, a function
       word's best cosine ("what" against the item's "the") counts as much as the one
-      rare word that decides the match; on XQuAD-R development questions the weighted
-      average alone ranks 0.01 to 0.02 nDCG@10 better in de and es;
+      rare word that decides the match; as a ranker on its own, on XQuAD-R development
+      questions, the weighted average beats the plain one by 0.01 to 0.02 nDCG@10 in
+      de, en and es (bench/word_vector_rankers.py);
     * the share of the query's tokens that have a vector (low: the n-grams must carry it).
 
     Cost: item words repeat across candidates, so each distinct word of the batch is

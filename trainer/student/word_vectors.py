@@ -105,14 +105,6 @@ def _token_lists(tokenizer, texts: Sequence[str]) -> List[List[int]]:
     return [list(tokens) for tokens in tokenized]
 
 
-def _special_ids(tokenizer):
-    from trainer.teacher.similarity_prior import _special_id
-
-    return (_special_id(tokenizer, ("start_token_id", "cls_token_id")),
-            _special_id(tokenizer, ("end_token_id", "sep_token_id")),
-            _special_id(tokenizer, ("pad_token_id",)))
-
-
 def encode_words(words: Sequence[str], preset: str, batch_size: int = DEFAULT_BATCH_SIZE,
                  progress: Optional[Callable[[str], None]] = None, encoder=None,
                  prefix: str = "", own_tokens_only: bool = True) -> np.ndarray:
@@ -130,9 +122,10 @@ def encode_words(words: Sequence[str], preset: str, batch_size: int = DEFAULT_BA
     import tensorflow as tf
 
     from trainer.teacher.heads import sequence_output
+    from trainer.teacher.similarity_prior import special_token_ids
 
     backbone, tokenizer = encoder or _load_encoder(preset)
-    start, end, pad = _special_ids(tokenizer)
+    start, end, pad = special_token_ids(tokenizer)
     prefix_length = len(_token_lists(tokenizer, [prefix.strip()])[0]) if prefix else 0
     tokenized = _token_lists(tokenizer, [prefix + word for word in words])
     pieces = [p[: MAX_WORD_TOKENS - 2] for p in tokenized]

@@ -28,7 +28,7 @@ Example (the tiny default preset; shapes only):
 [1.0, 1.0]
 """
 
-from typing import Dict
+from typing import Dict, Tuple
 
 import keras
 import numpy as np
@@ -128,9 +128,7 @@ class PriorTokenizer:
                  query_prefix: str = "query: ", item_prefix: str = "passage: "):
         import keras_hub
 
-        start = _special_id(tokenizer, ("start_token_id", "cls_token_id"))
-        end = _special_id(tokenizer, ("end_token_id", "sep_token_id"))
-        pad = _special_id(tokenizer, ("pad_token_id",))
+        start, end, pad = special_token_ids(tokenizer)
         self.tokenizer = tokenizer
         self.prefixes = {QUERY_PREFIX: query_prefix, ITEM_PREFIX: item_prefix}
         self.packers = {
@@ -153,10 +151,16 @@ class PriorTokenizer:
         return tf.cast(token_ids, tf.int32), tf.cast(mask, tf.int32)
 
 
-def _special_id(tokenizer, names) -> int:
-    for name in names:
-        value = getattr(tokenizer, name, None)
-        if value is not None:
-            return int(value)
-    raise ValueError(f"{type(tokenizer).__name__} has none of {names}; the similarity "
-                     "prior needs an encoder tokenizer with start, end and pad tokens")
+def special_token_ids(tokenizer) -> Tuple[int, int, int]:
+    """(start, end, pad) token ids of an encoder tokenizer (BERT's cls/sep count as
+    start/end); a ValueError names the one it lacks."""
+    def first_of(names) -> int:
+        for name in names:
+            value = getattr(tokenizer, name, None)
+            if value is not None:
+                return int(value)
+        raise ValueError(f"{type(tokenizer).__name__} has none of {names}; pooling an "
+                         "encoder's output needs a tokenizer with start, end and pad tokens")
+
+    return (first_of(("start_token_id", "cls_token_id")),
+            first_of(("end_token_id", "sep_token_id")), first_of(("pad_token_id",)))

@@ -1,0 +1,149 @@
+"""The student's word-vector match features as unsupervised rankers, with and without idf.
+
+    PYTHONPATH=. .venv/bin/python bench/word_vector_rankers.py [--data-dir ../shared/data]
+
+On the XQuAD-R cross-lingual carve (bench/scaling_data.py), computes in numpy what
+`WordVectorInteractions` computes in the student's graph, from the same recipe: the
+corpus vocabulary of the labeled and unlabeled rows, one e5 pass per word, PCA to 128
+dimensions. Each feature then ranks the candidates of every question on its own, with no
+label seen, on the development questions (`scaling_data.xquad_r_dev`: no test
+question) and on the test questions:
+
+* BM25 (document frequencies over the labeled and unlabeled rows, as Transform's);
+* soft term match: each query word's best cosine over the item's words, averaged
+  plainly or weighted by the word's BM25 idf;
+* pooled cosine: of the mean query and item word vectors, plainly or with idf-weighted
+  query words;
+* BM25 + a soft match: their z-scores within the question, summed.
+
+It shows which features carry cross-lingual signal before any student is trained.
+Writes bench/results/word_vector_rankers.json and prints nDCG@10 per language.
+"""
+
+import argparse
+import collections
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import scaling  # noqa: E402
+import scaling_data  # noqa: E402
+from zero_shot_encoder import ndcg_by_language  # noqa: E402
+from evaluation.baseline import fit_bm25_baseline, item_text, tokenize  # noqa: E402
+from relevance import contract  # noqa: E402
+from trainer.student import text_features as tx  # noqa: E402
+from trainer.student.word_vectors import encode_words, principal_axes  # noqa: E402
+from trainer.teacher.presets.registry import resolve_preset  # noqa: E402
+
+
+def corpus_vocabulary(rows):
+    counts = collections.Counter()
+    for row in rows:
+        counts.update(tokenize(row[contract.QUERY]))
+        counts.update(tokenize(item_text(row)))
+    return [word for word, _ in counts.most_common(tx.CORPUS_WORD_COUNTS_TOP_K)]
+
+
+def bm25_idf_of(rows):
+    """Lucene's BM25 idf over the rows' item texts, as `trainer.student.bm25.bm25_idf`."""
+    document_frequency = collections.Counter()
+    for row in rows:
+        document_frequency.update(set(tokenize(item_text(row))))
+    num_documents = len(rows)
+    return lambda word: math.log1p(
+        (num_documents - document_frequency.get(word, 0) + 0.5)
+        / (document_frequency.get(word, 0) + 0.5))
+
+
+def match_features(rows, vectors, word_index, idf):
+    """Per row: plain and idf-weighted soft match and pooled cosine."""
+    names = ("soft_match", "soft_match_idf", "pooled_cosine", "pooled_cosine_idf")
+    features = {name: np.zeros(len(rows)) for name in names}
+    for index, row in enumerate(rows):
+        query_words = [w for w in tokenize(row[contract.QUERY])[:tx.MAX_QUERY_TOKENS]
+                       if w in word_index]
+        item_words = [w for w in tokenize(item_text(row))[:tx.MAX_ITEM_VECTOR_WORDS]
+                      if w in word_index]
+        if not query_words or not item_words:
+            continue
+        query = vectors[[word_index[w] for w in query_words]]
+        item = vectors[[word_index[w] for w in item_words]]
+        weights = np.array([idf(w) for w in query_words])
+        best = (query @ item.T).max(axis=1)
+        item_mean = item.sum(axis=0) / max(np.linalg.norm(item.sum(axis=0)), 1e-9)
+
+        def cosine(pooled_query):
+            return float(pooled_query @ item_mean / max(np.linalg.norm(pooled_query), 1e-9))
+
+        features["soft_match"][index] = best.mean()
+        features["soft_match_idf"][index] = (best * weights).sum() / max(weights.sum(), 1e-9)
+        features["pooled_cosine"][index] = cosine(query.sum(axis=0))
+        features["pooled_cosine_idf"][index] = cosine((query * weights[:, None]).sum(axis=0))
+    return features
+
+
+def zscores_within_query(rows, values):
+    out = np.zeros(len(values))
+    positions = collections.defaultdict(list)
+    for index, row in enumerate(rows):
+        positions[row[contract.QUERY_ID]].append(index)
+    for index in positions.values():
+        group = values[index]
+        out[index] = (group - group.mean()) / (group.std() + 1e-6)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=os.path.join(ROOT, "..", "shared", "data"))
+    parser.add_argument("--preset", default="multilingual-e5-small")
+    parser.add_argument("--dims", type=int, default=128)
+    args = parser.parse_args()
+    started = time.time()
+    rest, labeled, test, num_grades = scaling_data.xquad_r_carve(args.data_dir)
+    development, _ = scaling_data.xquad_r_dev(args.data_dir)
+    corpus = labeled + [row for row in rest if row[contract.LANGUAGE] != "en"]
+    words = corpus_vocabulary(corpus)
+    print(f"{len(words):,} corpus words; encoding them with {args.preset}", flush=True)
+    vectors = principal_axes(
+        encode_words(words, resolve_preset(args.preset), progress=print), args.dims)
+    word_index = {word: index for index, word in enumerate(words)}
+    idf = bm25_idf_of(corpus)
+    bm25 = fit_bm25_baseline(corpus, num_grades)
+
+    document = {"command": "PYTHONPATH=. .venv/bin/python bench/word_vector_rankers.py "
+                           + " ".join(sys.argv[1:]),
+                "code_commit": scaling._snapshot_commit(), "preset": args.preset,
+                "dims": args.dims, "corpus_words": len(words), "splits": {}}
+    for split, rows in (("development", development), ("test", test)):
+        features = {"bm25": bm25.normalised_scores(rows),
+                    **match_features(rows, vectors, word_index, idf)}
+        bm25_z = zscores_within_query(rows, features["bm25"])
+        for name in ("soft_match", "soft_match_idf"):
+            features[f"bm25+{name}"] = bm25_z + zscores_within_query(rows, features[name])
+        result = {name: ndcg_by_language(rows, values) for name, values in features.items()}
+        document["splits"][split] = {"pairs": len(rows), "ndcg@10": result}
+        print(f"\n{split} ({len(rows):,} pairs), nDCG@10")
+        languages = sorted(next(iter(result.values())))
+        print("| ranker | " + " | ".join(languages) + " |")
+        for name, by_language in result.items():
+            print(f"| {name} | " + " | ".join(f"{by_language[k]:.3f}" for k in languages) + " |")
+    document["elapsed_seconds"] = round(time.time() - started, 1)
+    os.makedirs(scaling.RESULTS_DIR, exist_ok=True)
+    output = os.path.join(scaling.RESULTS_DIR, "word_vector_rankers.json")
+    with open(output, "w") as handle:
+        json.dump(document, handle, indent=2)
+    print(f"\nwrote {output} ({document['elapsed_seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
