@@ -106,6 +106,11 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student-word-vectors-trainable",
                         action=argparse.BooleanOptionalAction, default=None,
                         help="fine-tune the word vectors with the student (default: frozen)")
+    parser.add_argument("--student-ngram-embeddings",
+                        action=argparse.BooleanOptionalAction, default=None,
+                        help="also feed learned hashed n-gram embeddings to the student's "
+                             "MLP (default: off; the n-grams enter through their exact "
+                             "overlaps only)")
     parser.add_argument("--confidence-threshold", type=PROBABILITY,
                         default=LabelingConfig.confidence_threshold,
                         help="drop pseudo-labels whose top grade probability is below this "

@@ -157,8 +157,10 @@ def test_student_word_vector_flags_reach_the_student_config():
     # On (or unset) leaves the choice to the pipeline: the teacher's pretrained preset.
     assert "word_vectors_preset" not in _model_overrides("--student-word-vectors")["student"]
     config = StudentConfig.from_dict(_model_overrides(
-        "--student-word-vector-dims", "64", "--student-word-vectors-trainable")["student"])
+        "--student-word-vector-dims", "64", "--student-word-vectors-trainable",
+        "--student-ngram-embeddings")["student"])
     assert (config.word_vector_dims, config.word_vectors_trainable) == (64, True)
+    assert config.ngram_embeddings and not StudentConfig().ngram_embeddings
 
 
 @pytest.mark.parametrize(

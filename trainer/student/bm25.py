@@ -44,20 +44,35 @@ def query_term_frequencies(
         token_fingerprints: ragged `[R, None]` fingerprints of R texts (e.g. B x F fields).
         query_fingerprints: `[R, Q]` fingerprints of each text's query terms, `NO_TOKEN` =
             padding (Q may be just the longest query's length).
-        max_tokens: only the first `max_tokens` tokens of a text are counted.
+        max_tokens: only the first `max_tokens` tokens of a text are counted (a bound on
+            what one huge field may cost a request).
 
     Returns:
         `[R, Q]` float counts.
 
-    Compares integer fingerprints (computed once per token), not strings.
+    Compares integer fingerprints (computed once per token), not strings, and only the
+    real tokens: each token meets its own text's Q query terms (`[T, Q]` for T tokens in
+    all), so the cost follows the text there is, not the longest text padded R times.
+
+    Example:
+
+    >>> texts = tf.ragged.constant([[7, 3, 7], [3]], dtype=tf.int64)
+    >>> query_term_frequencies(texts, tf.constant([[7, 3], [7, -1]], tf.int64)).numpy()
+    array([[2., 1.],
+           [0., 0.]], dtype=float32)
     """
-    texts = token_fingerprints.to_tensor(default_value=NO_TOKEN, shape=[None, max_tokens])
-    # Padding on the two sides differs, so padding never matches padding; real
-    # fingerprints are >= 0. Terms on axis 1, tokens on the (contiguous) last axis.
+    rows = token_fingerprints.value_rowids()
+    tokens = token_fingerprints.flat_values
+    position = tf.range(tf.size(tokens, out_type=tf.int64)) - tf.gather(
+        token_fingerprints.row_starts(), rows)
+    counted = position < max_tokens
+    rows, tokens = tf.boolean_mask(rows, counted), tf.boolean_mask(tokens, counted)
+    # Padding terms can never equal a real fingerprint (those are >= 0).
     query = tf.where(query_fingerprints == NO_TOKEN, tf.constant(NO_TOKEN - 1, tf.int64),
                      query_fingerprints)
-    equal = tf.equal(texts[:, None, :], query[:, :, None])  # [R, Q, L]
-    return tf.reduce_sum(tf.cast(equal, tf.float32), axis=2)
+    equal = tf.cast(tf.equal(tokens[:, None], tf.gather(query, rows)), tf.float32)  # [T, Q]
+    return tf.math.unsorted_segment_sum(
+        equal, rows, num_segments=token_fingerprints.nrows(out_type=tf.int64))
 
 
 def bm25_and_coverage(

@@ -50,6 +50,10 @@ class StudentConfig:
     word_vectors_preset: str = ""
     word_vector_dims: int = 128
     word_vectors_trainable: bool = False
+    # Learned hashed n-gram embeddings as MLP inputs (the student before the word
+    # vectors). Off: the n-grams enter only through their exact overlaps
+    # (`trainer.student.ngram_overlap`), which generalise to unseen queries and items.
+    ngram_embeddings: bool = False
     preset_cache_dir: str = ""
 
     def to_dict(self) -> Dict[str, Any]:

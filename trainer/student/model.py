@@ -1,16 +1,21 @@
-"""The student network: hashed n-gram embeddings + lexical match features -> grade logits.
+"""The student network: lexical match features (+ distilled word vectors) -> grade logits.
 
-Small on purpose: two shared embedding tables (word and character n-grams), mean pooling
-over the real (non-padding) ids, a shared projection, a handful of query/item interactions and a two-layer MLP.
-It scores a few hundred candidates in a few milliseconds on CPU.
+Small on purpose: BM25 and query-term coverage per item field, the exact overlap of the
+query's hashed word and character n-grams with the item's (`NgramOverlap`), and a
+two-layer MLP. It scores a few hundred candidates in a few milliseconds on CPU.
 
-With distilled word vectors (`trainer.student.word_vectors`), a third, multilingual view
-joins them: the query's and the item's word vectors (`WordVectorTable`), their pooled
-cosine and product, a soft term match (each query word's best cosine over the item's
-words, averaged, and the largest), that average and the pooled cosine again with each
-query word weighted by its BM25 idf (a rare word the item paraphrases counts more than
-"what" or "de"), and the share of query words that have a vector. Words without a
-vector fall back to the hashed n-grams, which stay in the model.
+With distilled word vectors (`trainer.student.word_vectors`), a multilingual view joins
+them: the query's and the item's word vectors (`WordVectorTable`), their pooled cosine
+and product, a soft term match (each query word's best cosine over the item's words,
+averaged, and the largest), that average and the pooled cosine again with each query
+word weighted by its BM25 idf (a rare word the item paraphrases counts more than "what"
+or "de"), and the share of query words that have a vector. Words without a vector fall
+back to the n-gram overlaps and BM25.
+
+`StudentConfig.ngram_embeddings` adds the earlier learned view: hashed n-gram embedding
+tables, mean-pooled and projected, whose query and item vectors, product and cosines
+feed the MLP. It memorises which items were relevant, which does not carry over to new
+queries (docs/results.md#student-word-vectors), so it is off by default.
 """
 
 from typing import Dict, Optional
@@ -21,6 +26,7 @@ from keras import ops
 
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
+from trainer.student.ngram_overlap import NgramOverlap
 from trainer.student.pooled_embedding import MeanPooledEmbedding
 from trainer.student.word_vector_interactions import WordVectorInteractions
 from trainer.student.word_vector_table import WordVectorTable
@@ -49,7 +55,10 @@ QUERY_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.QUERY_VECTOR_WORD_IDS,
                 tx.QUERY_TERM_IDF)
 QUERY_ENCODER = "query_encoder"
 CANDIDATE_SCORER = "candidate_scorer"
-# Outputs of the query encoder, inputs of the candidate scorer.
+# Outputs of the query encoder, inputs of the candidate scorer: the query's n-gram ids
+# (passed through for the overlaps) and, with `ngram_embeddings`, its pooled vectors.
+_QUERY_NGRAM_IDS = {tx.QUERY_WORD_IDS: "query_word_ngram_ids",
+                    tx.QUERY_CHAR_IDS: "query_char_ngram_ids"}
 _QUERY_ENCODINGS = ("query_word_vector", "query_char_vector", "query_vector")
 # With word vectors only: [Q, dims] per word, [Q] 1.0 where the word has one, and [Q]
 # the word's idf where it has one.
@@ -66,6 +75,36 @@ def select_model_inputs(transformed: Dict, model: keras.Model) -> Dict:
 def _input(name):
     width = {**MODEL_INPUT_WIDTHS, **WORD_VECTOR_INPUT_WIDTHS}[name]
     return keras.Input(shape=(width,), dtype="int64" if name in _ID_INPUTS else "float32", name=name)
+
+
+class _NgramEmbeddings:
+    """The learned hashed n-gram view (`StudentConfig.ngram_embeddings`): word and
+    character n-gram tables, mean-pooled, a shared projection, and the query/item
+    vectors, their product and cosines as MLP inputs. Query and item share tables and
+    projection so that their vectors live in one space and compare like with like."""
+
+    def __init__(self, config: StudentConfig):
+        self.word = MeanPooledEmbedding(
+            tx.WORD_HASH_BUCKETS + 1, config.embedding_dim, name="word_ngram_embedding")
+        self.char = MeanPooledEmbedding(
+            tx.CHAR_HASH_BUCKETS + 1, config.embedding_dim, name="char_ngram_embedding")
+        self.projection = keras.layers.Dense(
+            config.embedding_dim, activation="tanh", name="text_projection")
+
+    def encode(self, word_ids, char_ids):
+        word_vector, char_vector = self.word(word_ids), self.char(char_ids)
+        combined = self.projection(ops.concatenate([word_vector, char_vector], axis=-1))
+        return word_vector, char_vector, combined
+
+    def interactions(self, query_encodings, item_word_ids, item_char_ids):
+        query_word, query_char, query = query_encodings
+        item_word, item_char, item = self.encode(item_word_ids, item_char_ids)
+
+        def cosine(a, b):
+            return keras.layers.Dot(axes=1, normalize=True)([a, b])
+
+        return [query, item, query * item, cosine(query_word, item_word),
+                cosine(query_char, item_char), cosine(query, item)]
 
 
 def build_student_model(config: StudentConfig, num_grades: int,
@@ -93,22 +132,6 @@ def build_student_model(config: StudentConfig, num_grades: int,
     >>> sorted(set(with_vectors.input) - set(model.input))
     ['item_vector_word_ids', 'query_term_idf', 'query_vector_word_ids']
     """
-    # Query and item share tables and projection so that their vectors live in one
-    # space and the interactions below compare like with like.
-    word_embedding = MeanPooledEmbedding(
-        tx.WORD_HASH_BUCKETS + 1, config.embedding_dim, name="word_ngram_embedding"
-    )
-    char_embedding = MeanPooledEmbedding(
-        tx.CHAR_HASH_BUCKETS + 1, config.embedding_dim, name="char_ngram_embedding"
-    )
-    projection = keras.layers.Dense(config.embedding_dim, activation="tanh", name="text_projection")
-
-    def encode(word_ids, char_ids):
-        word_vector = word_embedding(word_ids)
-        char_vector = char_embedding(char_ids)
-        combined = projection(ops.concatenate([word_vector, char_vector], axis=-1))
-        return word_vector, char_vector, combined
-
     input_names = list(MODEL_INPUT_WIDTHS)
     table = None
     if word_vectors is not None:
@@ -117,57 +140,51 @@ def build_student_model(config: StudentConfig, num_grades: int,
                                 name="word_vectors")
 
     query_inputs = {name: _input(name) for name in QUERY_INPUTS if name in input_names}
-    query_outputs = dict(zip(
-        _QUERY_ENCODINGS,
-        encode(query_inputs[tx.QUERY_WORD_IDS], query_inputs[tx.QUERY_CHAR_IDS]),
-    ))
-    encoding_shapes = {name: (config.embedding_dim,) for name in _QUERY_ENCODINGS}
+    # The query's n-gram ids pass through the query encoder to the scorer's overlaps.
+    query_outputs = {_QUERY_NGRAM_IDS[name]: query_inputs[name] for name in _QUERY_NGRAM_IDS}
+    encoding_specs = {_QUERY_NGRAM_IDS[name]: ((width,), "int64")
+                      for name, width in MODEL_INPUT_WIDTHS.items() if name in _QUERY_NGRAM_IDS}
+    ngram_embeddings = _NgramEmbeddings(config) if config.ngram_embeddings else None
+    if ngram_embeddings is not None:
+        query_outputs.update(zip(_QUERY_ENCODINGS, ngram_embeddings.encode(
+            query_inputs[tx.QUERY_WORD_IDS], query_inputs[tx.QUERY_CHAR_IDS])))
+        encoding_specs.update({name: ((config.embedding_dim,), "float32")
+                               for name in _QUERY_ENCODINGS})
     if table is not None:
         query_ids = query_inputs[tx.QUERY_VECTOR_WORD_IDS]
         query_outputs[_QUERY_WORD_VECTORS] = table(query_ids)
         known = ops.cast(query_ids > 0, "float32")
         query_outputs[_QUERY_WORD_VECTOR_MASK] = known
         query_outputs[_QUERY_WORD_WEIGHTS] = known * query_inputs[tx.QUERY_TERM_IDF]
-        encoding_shapes[_QUERY_WORD_VECTORS] = (tx.MAX_QUERY_TOKENS, table.dims)
-        encoding_shapes[_QUERY_WORD_VECTOR_MASK] = (tx.MAX_QUERY_TOKENS,)
-        encoding_shapes[_QUERY_WORD_WEIGHTS] = (tx.MAX_QUERY_TOKENS,)
+        encoding_specs[_QUERY_WORD_VECTORS] = ((tx.MAX_QUERY_TOKENS, table.dims), "float32")
+        encoding_specs[_QUERY_WORD_VECTOR_MASK] = ((tx.MAX_QUERY_TOKENS,), "float32")
+        encoding_specs[_QUERY_WORD_WEIGHTS] = ((tx.MAX_QUERY_TOKENS,), "float32")
     query_encoder = keras.Model(inputs=query_inputs, outputs=query_outputs, name=QUERY_ENCODER)
 
     scorer_inputs = {name: _input(name) for name in input_names if name not in QUERY_INPUTS}
     encodings = {
-        name: keras.Input(shape=shape, dtype="float32", name=name)
-        for name, shape in encoding_shapes.items()
+        name: keras.Input(shape=shape, dtype=dtype, name=name)
+        for name, (shape, dtype) in encoding_specs.items()
     }
-    query_word, query_char, query = (encodings[name] for name in _QUERY_ENCODINGS)
-    item_word, item_char, item = encode(
-        scorer_inputs[tx.ITEM_WORD_IDS], scorer_inputs[tx.ITEM_CHAR_IDS]
-    )
-
-    def cosine(a, b):
-        return keras.layers.Dot(axes=1, normalize=True)([a, b])
-
-    word_vector_features = []
+    overlap = NgramOverlap(name="ngram_overlap")
+    features = [
+        overlap(encodings[_QUERY_NGRAM_IDS[tx.QUERY_WORD_IDS]], scorer_inputs[tx.ITEM_WORD_IDS]),
+        overlap(encodings[_QUERY_NGRAM_IDS[tx.QUERY_CHAR_IDS]], scorer_inputs[tx.ITEM_CHAR_IDS]),
+        # BM25 is unbounded and heavy-tailed; log1p keeps the MLP's inputs tame.
+        ops.log1p(ops.maximum(scorer_inputs[tx.BM25], 0.0)),
+        scorer_inputs[tx.QUERY_TERM_COVERAGE],
+        ops.log1p(scorer_inputs[tx.QUERY_LENGTH]),
+    ]
+    if ngram_embeddings is not None:
+        features += ngram_embeddings.interactions(
+            [encodings[name] for name in _QUERY_ENCODINGS],
+            scorer_inputs[tx.ITEM_WORD_IDS], scorer_inputs[tx.ITEM_CHAR_IDS])
     if table is not None:
-        word_vector_features = [WordVectorInteractions(table, name="word_vector_interactions")(
+        features.append(WordVectorInteractions(table, name="word_vector_interactions")(
             encodings[_QUERY_WORD_VECTORS], encodings[_QUERY_WORD_VECTOR_MASK],
             encodings[_QUERY_WORD_WEIGHTS], scorer_inputs[tx.ITEM_VECTOR_WORD_IDS],
-            scorer_inputs[tx.QUERY_LENGTH])]
-    features = ops.concatenate(
-        [
-            *word_vector_features,
-            query,
-            item,
-            query * item,
-            cosine(query_word, item_word),
-            cosine(query_char, item_char),
-            cosine(query, item),
-            # BM25 is unbounded and heavy-tailed; log1p keeps the MLP's inputs tame.
-            ops.log1p(ops.maximum(scorer_inputs[tx.BM25], 0.0)),
-            scorer_inputs[tx.QUERY_TERM_COVERAGE],
-            ops.log1p(scorer_inputs[tx.QUERY_LENGTH]),
-        ],
-        axis=-1,
-    )
+            scorer_inputs[tx.QUERY_LENGTH]))
+    features = ops.concatenate(features, axis=-1)
     hidden = features
     for index, units in enumerate(config.hidden_units):
         hidden = keras.layers.Dense(units, activation="relu", name=f"hidden_{index}")(hidden)
