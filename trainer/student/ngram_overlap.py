@@ -13,8 +13,8 @@ class NgramOverlap(keras.layers.Layer):
     ("shoe" / "shoes", a typo) for words the word-vector table lacks. It has no weights:
     a learned hashed-n-gram embedding lets the student learn which queries and items are
     relevant instead of how they match, and on XQuAD-R, whose sentences come back as
-    candidates for other questions, it scored 0.02 to 0.08 nDCG@10 lower than these
-    fixed overlaps (bench results in docs/results.md#student-word-vectors).
+    candidates for other questions, it scored 0.01 to 0.03 nDCG@10 lower than these
+    fixed overlaps (bench/student_variants.py; docs/student.md).
 
     Cost: a `[B, Lq, Li]` comparison of int64 ids (200 candidates x 64 x 64: 0.8M).
 
