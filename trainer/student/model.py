@@ -142,8 +142,8 @@ def build_student_model(config: StudentConfig, num_grades: int,
     query_inputs = {name: _input(name) for name in QUERY_INPUTS if name in input_names}
     # The query's n-gram ids pass through the query encoder to the scorer's overlaps.
     query_outputs = {_QUERY_NGRAM_IDS[name]: query_inputs[name] for name in _QUERY_NGRAM_IDS}
-    encoding_specs = {_QUERY_NGRAM_IDS[name]: ((width,), "int64")
-                      for name, width in MODEL_INPUT_WIDTHS.items() if name in _QUERY_NGRAM_IDS}
+    encoding_specs = {encoding: ((MODEL_INPUT_WIDTHS[name],), "int64")
+                      for name, encoding in _QUERY_NGRAM_IDS.items()}
     ngram_embeddings = _NgramEmbeddings(config) if config.ngram_embeddings else None
     if ngram_embeddings is not None:
         query_outputs.update(zip(_QUERY_ENCODINGS, ngram_embeddings.encode(
