@@ -141,6 +141,15 @@ def _evaluate(args, inputs: Dict, points: List[Dict]) -> Dict:
         return json.load(handle)
 
 
+def write_results(name: str, document: Dict) -> str:
+    """Writes `document` as bench/results/NAME.json and returns the path."""
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    output = os.path.join(RESULTS_DIR, f"{name}.json")
+    with open(output, "w") as handle:
+        json.dump(document, handle, indent=2)
+    return output
+
+
 def _snapshot_commit() -> Optional[str]:
     """The commit the code on PYTHONPATH was extracted from (SNAPSHOT_COMMIT), else HEAD."""
     if os.environ.get("SNAPSHOT_COMMIT"):

@@ -159,10 +159,7 @@ def main() -> int:
                 "code_commit": scaling._snapshot_commit(), "workdir": args.workdir,
                 "seeds": seeds, "base_config": artefacts.config.to_dict(), "results": results,
                 "elapsed_seconds": round(time.time() - started, 1)}
-    os.makedirs(scaling.RESULTS_DIR, exist_ok=True)
-    output = os.path.join(scaling.RESULTS_DIR, "student_variants.json")
-    with open(output, "w") as handle:
-        json.dump(document, handle, indent=2)
+    output = scaling.write_results("student_variants", document)
     print(f"wrote {output} ({document['elapsed_seconds']:.0f} s)")
     return 0
 

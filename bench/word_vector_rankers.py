@@ -22,7 +22,6 @@ Writes bench/results/word_vector_rankers.json and prints nDCG@10 per language.
 
 import argparse
 import collections
-import json
 import math
 import os
 import sys
@@ -137,10 +136,7 @@ def main() -> int:
         for name, by_language in result.items():
             print(f"| {name} | " + " | ".join(f"{by_language[k]:.3f}" for k in languages) + " |")
     document["elapsed_seconds"] = round(time.time() - started, 1)
-    os.makedirs(scaling.RESULTS_DIR, exist_ok=True)
-    output = os.path.join(scaling.RESULTS_DIR, "word_vector_rankers.json")
-    with open(output, "w") as handle:
-        json.dump(document, handle, indent=2)
+    output = scaling.write_results("word_vector_rankers", document)
     print(f"\nwrote {output} ({document['elapsed_seconds']:.0f} s)")
     return 0
 
