@@ -5,6 +5,7 @@ answers afterwards, that its threads and open connections stay bounded and that 
 holds no traceback. Timeouts are short limits (ServingLimits), not long sleeps.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -143,14 +144,27 @@ def test_problem11_slow_body_is_timed_out(server, log_text):
     assert _healthy(server)
 
 
-def test_problem11_half_open_connections_cost_no_threads(server, log_text):
+@pytest.fixture
+def patient_server(tmp_path):
+    """A server whose header timeout outlasts opening 100 connections on a loaded machine:
+    with the module's 2 s, the first ones could be closed before the last was counted."""
+    base = str(tmp_path / MODEL)
+    copy_lexical_model(os.path.join(base, "1"))
+    limits = dataclasses.replace(LIMITS, rest_header_timeout_s=8.0)
+    with RelevanceServer(base, MODEL, port=0, rest_port=0, poll_seconds=0, limits=limits,
+                         max_workers=WORKERS) as running:
+        yield running
+
+
+def test_problem11_half_open_connections_cost_no_threads(patient_server, log_text):
+    server = patient_server
     assert _eventually(lambda: _rest(server).open_connections == 0)
     threads = threading.active_count()
-    sockets = [_connect(server) for _ in range(100)]
+    sockets = [_connect(server, timeout=30.0) for _ in range(100)]
     try:
         for sock in sockets[::2]:  # half send part of a request line, half nothing at all
             sock.sendall(b"GET /v1/models/")
-        assert _eventually(lambda: _rest(server).open_connections >= 100, 5)
+        assert _eventually(lambda: _rest(server).open_connections >= 100, 6)
         assert _healthy(server)
         assert threading.active_count() <= threads + WORKERS
         assert _rest(server).open_connections <= CAP
