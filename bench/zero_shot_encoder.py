@@ -47,6 +47,27 @@ def mean_pooled_embeddings(backbone, prior_tokenizer, group, texts):
     return np.concatenate(out)
 
 
+def load_bi_encoder(preset: str, sequence_length: int = 128):
+    """(backbone, prior tokenizer) of a preset directory, for `bi_encoder_cosines`."""
+    return (keras_hub.models.Backbone.from_preset(preset),
+            PriorTokenizer(keras_hub.models.Tokenizer.from_preset(preset),
+                           query_length=32, item_length=sequence_length))
+
+
+def bi_encoder_cosines(bi_encoder, rows):
+    """Encodes the distinct queries and item texts of `rows` once; returns a function
+    from rows (a subset) to their query-item cosines."""
+    backbone, prior_tokenizer = bi_encoder
+    queries = sorted({row["query"] for row in rows})
+    items = sorted({item_text(row) for row in rows})
+    query_vectors = dict(zip(queries, mean_pooled_embeddings(
+        backbone, prior_tokenizer, QUERY_PREFIX, queries)))
+    item_vectors = dict(zip(items, mean_pooled_embeddings(
+        backbone, prior_tokenizer, ITEM_PREFIX, items)))
+    return lambda subset: np.array(
+        [query_vectors[row["query"]] @ item_vectors[item_text(row)] for row in subset])
+
+
 def ndcg_by_language(rows, scores):
     grades = np.array([r["grade"] for r in rows])
     queries = [r["query"] for r in rows]
@@ -73,18 +94,9 @@ def main(argv=None) -> dict:
                                   os.path.join(args.workdir, args.dataset))
     read = lambda path: [json.loads(line) for line in open(path, encoding="utf-8")]
     labeled, test = read(inputs["labeled"]), read(inputs["test"])
-    preset = resolve_preset(args.preset)
-    backbone = keras_hub.models.Backbone.from_preset(preset)
-    prior_tokenizer = PriorTokenizer(keras_hub.models.Tokenizer.from_preset(preset),
-                                     query_length=32, item_length=args.sequence_length)
-
+    bi_encoder = load_bi_encoder(resolve_preset(args.preset), args.sequence_length)
     started = time.time()
-    queries = sorted({row["query"] for row in test})
-    query_vectors = dict(zip(queries, mean_pooled_embeddings(
-        backbone, prior_tokenizer, QUERY_PREFIX, queries)))
-    item_vectors = mean_pooled_embeddings(
-        backbone, prior_tokenizer, ITEM_PREFIX, [item_text(row) for row in test])
-    cosine = np.array([query_vectors[row["query"]] @ item_vectors[i] for i, row in enumerate(test)])
+    cosine = bi_encoder_cosines(bi_encoder, test)(test)
     seconds = time.time() - started
 
     bm25 = fit_bm25_baseline(labeled, num_grades=inputs["num_grades"])

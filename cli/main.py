@@ -169,6 +169,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "min_teacher_spread": args.student_min_teacher_spread,
         "word_vector_dims": args.student_word_vector_dims,
         "word_vectors_trainable": args.student_word_vectors_trainable,
+        "word_vector_products": args.student_word_vector_products,
         "ngram_embeddings": args.student_ngram_embeddings,
         # Off: no preset to distil from. On or unset: the pipeline's default (the
         # teacher's preset when it is pretrained).

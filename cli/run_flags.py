@@ -20,6 +20,7 @@ from components.pseudo_labeler.config import LabelingConfig
 from evaluation import gate_settings
 from pipeline.config import DEFAULT_MODEL_NAME, PipelineConfig
 from relevance import contract
+from trainer.student.config import StudentConfig
 
 # Held out of training for the gate: 0 leaves the gate nothing to judge the student on,
 # 100 leaves nothing to train on.
@@ -106,6 +107,12 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student-word-vectors-trainable",
                         action=argparse.BooleanOptionalAction, default=None,
                         help="fine-tune the word vectors with the student (default: frozen)")
+    parser.add_argument("--student-word-vector-products",
+                        action=argparse.BooleanOptionalAction, default=None,
+                        help="feed the elementwise products of the pooled query and item "
+                             "word vectors to the student's MLP, beside their cosines "
+                             "(default: %s)" % ("on" if StudentConfig.word_vector_products
+                                                else "off"))
     parser.add_argument("--student-ngram-embeddings",
                         action=argparse.BooleanOptionalAction, default=None,
                         help="also feed learned hashed n-gram embeddings to the student's "

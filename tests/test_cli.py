@@ -161,6 +161,8 @@ def test_student_word_vector_flags_reach_the_student_config():
         "--student-ngram-embeddings")["student"])
     assert (config.word_vector_dims, config.word_vectors_trainable) == (64, True)
     assert config.ngram_embeddings and not StudentConfig().ngram_embeddings
+    assert _model_overrides("--no-student-word-vector-products")["student"] == {
+        "word_vector_products": False}
 
 
 @pytest.mark.parametrize(

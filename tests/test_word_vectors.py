@@ -54,6 +54,17 @@ def test_soft_match_finds_a_translation_that_shares_no_token():
     assert match[2] > no_match[2] and match[6] > no_match[6]
 
 
+def test_without_products_only_the_six_similarities_remain():
+    dog, cat = [1.0, 0.0], [0.0, 1.0]
+    table = WordVectorTable(np.array([dog, cat], "float32"))
+    inputs = (tf.constant([[dog, [0, 0]]]), tf.constant([[1.0, 0.0]]),
+              tf.constant([[2.0, 0.0]]), tf.constant([[1, 2, 0]]), tf.constant([[1.0]]))
+    with_products = WordVectorInteractions(table)(*inputs).numpy()[0]
+    similarities = WordVectorInteractions(table, products=False)
+    assert similarities.compute_output_shape((1, 2, 2)) == (1, 6)
+    np.testing.assert_allclose(similarities(*inputs).numpy()[0], with_products[2:], atol=1e-6)
+
+
 def test_idf_weighted_soft_match_counts_the_rare_word_more():
     # Query "what" (common, idf 0.1) + "dog" (rare, idf 3.0); one item matches "what"
     # only, the other "dog" only: unweighted they tie, weighted the "dog" item wins.

@@ -50,6 +50,9 @@ class StudentConfig:
     word_vectors_preset: str = ""
     word_vector_dims: int = 128
     word_vectors_trainable: bool = False
+    # The elementwise products of the pooled query and item vectors as MLP inputs,
+    # beside the six cosine features (trainer.student.word_vector_interactions).
+    word_vector_products: bool = True
     # Learned hashed n-gram embeddings as MLP inputs (the student before the word
     # vectors). Off: the n-grams enter only through their exact overlaps
     # (`trainer.student.ngram_overlap`), which generalise to unseen queries and items.

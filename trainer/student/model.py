@@ -180,7 +180,8 @@ def build_student_model(config: StudentConfig, num_grades: int,
             [encodings[name] for name in _QUERY_ENCODINGS],
             scorer_inputs[tx.ITEM_WORD_IDS], scorer_inputs[tx.ITEM_CHAR_IDS])
     if table is not None:
-        features.append(WordVectorInteractions(table, name="word_vector_interactions")(
+        features.append(WordVectorInteractions(
+            table, products=config.word_vector_products, name="word_vector_interactions")(
             encodings[_QUERY_WORD_VECTORS], encodings[_QUERY_WORD_VECTOR_MASK],
             encodings[_QUERY_WORD_WEIGHTS], scorer_inputs[tx.ITEM_VECTOR_WORD_IDS],
             scorer_inputs[tx.QUERY_LENGTH]))

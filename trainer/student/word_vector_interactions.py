@@ -5,15 +5,18 @@ import tensorflow as tf
 
 
 class WordVectorInteractions(keras.layers.Layer):
-    """Query word vectors and item word ids -> `[B, dims + 6]` interaction features.
+    """Query word vectors and item word ids -> `[B, dims + 6]` interaction features
+    (`[B, 6]` with `products=False`).
 
     Built over the student's `WordVectorTable`. Inputs: query word vectors `[B, Q, d]`,
     their mask `[B, Q]` (1 = the word has a vector) and weights `[B, Q]` (the word's
     BM25 idf where it has a vector, else 0), item word ids `[B, L]` (0 = no vector), and
     the query's token count `[B, 1]`. Vectors are unit rows. Outputs:
 
-    * `q * i` (d values) and `cos(q, i)`, with q, i the normalised means of the query's
-      and the item's word vectors: what the texts are about, in any language;
+    * `q * i` (d values; left out with `products=False`) and `cos(q, i)`, with q, i the
+      normalised means of the query's and the item's word vectors: what the texts are
+      about. The d products let the MLP weigh directions of the vector space, which
+      can be directions of the labelled language; the six similarities cannot;
     * the soft term match: each query word's best cosine over the item's words,
       averaged over the query's words and the largest of them (a translation or a
       synonym counts, where BM25 needs the same token);
@@ -44,9 +47,10 @@ class WordVectorInteractions(keras.layers.Layer):
     [0.707, 0.0, 0.707, 1.0, 1.0, 1.0, 0.707, 1.0]
     """
 
-    def __init__(self, table, **kwargs):
+    def __init__(self, table, products: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.table = table
+        self.products = products
 
     def call(self, query_vectors, query_known, query_weights, item_ids, query_length):
         query = tf.math.l2_normalize(tf.reduce_sum(query_vectors, axis=1), axis=-1)
@@ -83,8 +87,8 @@ class WordVectorInteractions(keras.layers.Layer):
         weighted_mean_best = tf.math.divide_no_nan(
             tf.reduce_sum(best * query_words_weights, axis=1, keepdims=True),
             tf.reduce_sum(query_words_weights, axis=1, keepdims=True))
-        return tf.concat([
-            query * item,
+        products = [query * item] if self.products else []
+        return tf.concat(products + [
             tf.reduce_sum(query * item, axis=-1, keepdims=True),
             mean_best,
             top_best,
@@ -94,4 +98,4 @@ class WordVectorInteractions(keras.layers.Layer):
         ], axis=-1)
 
     def compute_output_shape(self, query_vectors_shape, *unused_shapes):
-        return (query_vectors_shape[0], query_vectors_shape[2] + 6)
+        return (query_vectors_shape[0], (query_vectors_shape[2] if self.products else 0) + 6)
