@@ -21,6 +21,7 @@ question) and on the test questions:
   ceiling for what these signals give together, with no label seen.
 
 It shows which features carry cross-lingual signal before any student is trained.
+`--item-words N` lets the soft match see N item words instead of Transform's 64.
 Writes bench/results/word_vector_rankers.json and prints nDCG@10 per language.
 """
 
@@ -66,14 +67,15 @@ def bm25_idf_of(rows):
         / (document_frequency.get(word, 0) + 0.5))
 
 
-def match_features(rows, vectors, word_index, idf):
-    """Per row: plain and idf-weighted soft match and pooled cosine."""
+def match_features(rows, vectors, word_index, idf, item_words_kept=tx.MAX_ITEM_VECTOR_WORDS):
+    """Per row: plain and idf-weighted soft match and pooled cosine, over the item's
+    first `item_words_kept` words (Transform's cut)."""
     names = ("soft_match", "soft_match_idf", "pooled_cosine", "pooled_cosine_idf")
     features = {name: np.zeros(len(rows)) for name in names}
     for index, row in enumerate(rows):
         query_words = [w for w in tokenize(row[contract.QUERY])[:tx.MAX_QUERY_TOKENS]
                        if w in word_index]
-        item_words = [w for w in tokenize(item_text(row))[:tx.MAX_ITEM_VECTOR_WORDS]
+        item_words = [w for w in tokenize(item_text(row))[:item_words_kept]
                       if w in word_index]
         if not query_words or not item_words:
             continue
@@ -109,6 +111,9 @@ def main() -> int:
     parser.add_argument("--data-dir", default=os.path.join(ROOT, "..", "shared", "data"))
     parser.add_argument("--preset", default="multilingual-e5-small")
     parser.add_argument("--dims", type=int, default=128)
+    parser.add_argument("--item-words", type=int, default=tx.MAX_ITEM_VECTOR_WORDS,
+                        help="item words the soft match sees (default: the student's, "
+                             "%(default)s)")
     parser.add_argument("--bi-encoder", action="store_true",
                         help="also rank with the pretrained encoder as a bi-encoder, alone "
                              "and fused with BM25 and the soft match")
@@ -128,14 +133,14 @@ def main() -> int:
     document = {"command": "PYTHONPATH=. .venv/bin/python bench/word_vector_rankers.py "
                            + " ".join(sys.argv[1:]),
                 "code_commit": scaling._snapshot_commit(), "preset": args.preset,
-                "dims": args.dims, "corpus_words": len(words), "splits": {}}
+                "dims": args.dims, "item_words": args.item_words, "corpus_words": len(words), "splits": {}}
     if args.bi_encoder:
         print("encoding the development and test pairs as a bi-encoder", flush=True)
         cosines = bi_encoder_cosines(load_bi_encoder(resolve_preset(args.preset)),
                                      development + test)
     for split, rows in (("development", development), ("test", test)):
         features = {"bm25": bm25.normalised_scores(rows),
-                    **match_features(rows, vectors, word_index, idf)}
+                    **match_features(rows, vectors, word_index, idf, args.item_words)}
         bm25_z = zscores_within_query(rows, features["bm25"])
         for name in ("soft_match", "soft_match_idf"):
             features[f"bm25+{name}"] = bm25_z + zscores_within_query(rows, features[name])
