@@ -1,6 +1,7 @@
 """The student's word-vector match features as unsupervised rankers, with and without idf.
 
-    PYTHONPATH=. .venv/bin/python bench/word_vector_rankers.py [--data-dir ../shared/data]
+    PYTHONPATH=. .venv/bin/python bench/word_vector_rankers.py [--data-dir ../shared/data] \\
+        [--bi-encoder] [--item-words N]
 
 On the XQuAD-R cross-lingual carve (bench/scaling_data.py), computes in numpy what
 `WordVectorInteractions` computes in the student's graph, from the same recipe: the
