@@ -41,7 +41,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import scaling  # noqa: E402
 import scaling_data  # noqa: E402
-from zero_shot_encoder import bi_encoder_cosines, load_bi_encoder, ndcg_by_language  # noqa: E402
+from zero_shot_encoder import (  # noqa: E402
+    bi_encoder_cosines, load_bi_encoder, ndcg_by_language)
 from evaluation.baseline import fit_bm25_baseline, item_text, tokenize  # noqa: E402
 from relevance import contract  # noqa: E402
 from trainer.student import text_features as tx  # noqa: E402
@@ -134,7 +135,8 @@ def main() -> int:
     document = {"command": "PYTHONPATH=. .venv/bin/python bench/word_vector_rankers.py "
                            + " ".join(sys.argv[1:]),
                 "code_commit": scaling._snapshot_commit(), "preset": args.preset,
-                "dims": args.dims, "item_words": args.item_words, "corpus_words": len(words), "splits": {}}
+                "dims": args.dims, "item_words": args.item_words, "corpus_words": len(words),
+                "splits": {}}
     if args.bi_encoder:
         print("encoding the development and test pairs as a bi-encoder", flush=True)
         cosines = bi_encoder_cosines(load_bi_encoder(resolve_preset(args.preset)),
@@ -142,15 +144,13 @@ def main() -> int:
     for split, rows in (("development", development), ("test", test)):
         features = {"bm25": bm25.normalised_scores(rows),
                     **match_features(rows, vectors, word_index, idf, args.item_words)}
-        bm25_z = zscores_within_query(rows, features["bm25"])
-        for name in ("soft_match", "soft_match_idf"):
-            features[f"bm25+{name}"] = bm25_z + zscores_within_query(rows, features[name])
+        fusions = [("bm25", "soft_match"), ("bm25", "soft_match_idf")]
         if args.bi_encoder:
-            bi_encoder = cosines(rows)
-            features["bi_encoder"] = bi_encoder
-            features["bm25+bi_encoder"] = bm25_z + zscores_within_query(rows, bi_encoder)
-            features["bm25+soft_match_idf+bi_encoder"] = (
-                features["bm25+bi_encoder"] + zscores_within_query(rows, features["soft_match_idf"]))
+            features["bi_encoder"] = cosines(rows)
+            fusions += [("bm25", "bi_encoder"), ("bm25", "soft_match_idf", "bi_encoder")]
+        for names in fusions:
+            features["+".join(names)] = sum(zscores_within_query(rows, features[name])
+                                            for name in names)
         result = {name: ndcg_by_language(rows, values) for name, values in features.items()}
         document["splits"][split] = {"pairs": len(rows), "ndcg@10": result}
         print(f"\n{split} ({len(rows):,} pairs), nDCG@10")

@@ -28,12 +28,16 @@ LIMITS = ServingLimits(max_message_bytes=64 * 1024, max_json_depth=16, rest_head
                        rest_body_timeout_s=1.0, rest_max_connections=CAP)
 
 
+def _serving(directory, limits: ServingLimits) -> RelevanceServer:
+    base = str(directory / MODEL)
+    copy_lexical_model(os.path.join(base, "1"))
+    return RelevanceServer(base, MODEL, port=0, rest_port=0, poll_seconds=0, limits=limits,
+                           max_workers=WORKERS)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("models") / MODEL)
-    copy_lexical_model(os.path.join(base, "1"))
-    with RelevanceServer(base, MODEL, port=0, rest_port=0, poll_seconds=0, limits=LIMITS,
-                         max_workers=WORKERS) as running:
+    with _serving(tmp_path_factory.mktemp("models"), LIMITS) as running:
         yield running
 
 
@@ -148,11 +152,7 @@ def test_problem11_slow_body_is_timed_out(server, log_text):
 def patient_server(tmp_path):
     """A server whose header timeout outlasts opening 100 connections on a loaded machine:
     with the module's 2 s, the first ones could be closed before the last was counted."""
-    base = str(tmp_path / MODEL)
-    copy_lexical_model(os.path.join(base, "1"))
-    limits = dataclasses.replace(LIMITS, rest_header_timeout_s=8.0)
-    with RelevanceServer(base, MODEL, port=0, rest_port=0, poll_seconds=0, limits=limits,
-                         max_workers=WORKERS) as running:
+    with _serving(tmp_path, dataclasses.replace(LIMITS, rest_header_timeout_s=8.0)) as running:
         yield running
 
 
