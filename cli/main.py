@@ -223,7 +223,7 @@ def _log_path(args) -> str:
 
 def _run_routed(args, labeled, unlabeled, input_format, out) -> Dict:
     from pipeline.config import PipelineConfig
-    from cli.staging import preflight, stage_inputs
+    from cli.staging import preflight, require_two_labeled_queries, stage_inputs
 
     workdir = os.path.abspath(args.workdir)
     checks = preflight(labeled, unlabeled, input_format, args.num_grades,
@@ -234,6 +234,7 @@ def _run_routed(args, labeled, unlabeled, input_format, out) -> Dict:
         print(f"input {check.path}: {check.rows} rows, {check.valid} valid{note}", file=out)
         for row, reason, message in check.errors[:5]:
             print(f"  row {row}: {reason}: {message}", file=out)
+    require_two_labeled_queries(checks)
     _warn_if_teacher_misses_captions(checks, _teacher_fields(args), out)
     prepare_teacher_preset(args.teacher_preset, args.preset_cache,
                            progress=lambda message: print(message, file=out, flush=True))

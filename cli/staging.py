@@ -9,7 +9,7 @@ fingerprint (names, sizes, mtimes) is stable and an unchanged re-run hits the ca
 
 import os
 import shutil
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 from relevance.contract import LABELED_DIR, UNLABELED_DIR
 from relevance.errors import InputError
@@ -61,6 +61,26 @@ def preflight(
         )
         for path, require_grades in roles
     ]
+
+
+def require_two_labeled_queries(checks: Sequence[FileCheck]) -> None:
+    """Raises InputError when the graded rows of the checked files (the unlabeled files
+    have none) hold fewer than 2 queries.
+
+    ExampleGen holds whole queries out for eval: with one query, train or eval is empty,
+    which would only fail in Transform, a minute into the run.
+    """
+    queries: Dict[str, str] = {}
+    for check in checks:
+        queries.update(check.labeled_queries)
+    if len(queries) < 2:
+        shown = ", ".join(repr(query[:80]) for query in queries.values()) or "none"
+        files = ", ".join(check.path for check in checks if check.labeled)
+        raise InputError(
+            f"{files}: the graded rows hold {len(queries)} distinct query ({shown}); the "
+            "eval split holds out whole queries, so the labels need at least 2 queries "
+            "(better: dozens) with graded items."
+        )
 
 
 def _same_file(source: str, target: str) -> bool:

@@ -43,10 +43,10 @@ import tensorflow as tf
 
 from relevance import contract
 from evaluation import metrics
-from relevance.adapters import ADAPTERS, load_records
+from relevance.adapters import ADAPTERS, read_adapter_rows
 from relevance.errors import InputError, RecordError
 from evaluation.settings import CANONICAL_FORMATS, DEFAULT_BATCH_SIZE
-from relevance.readers import RawRow, read_rows
+from relevance.readers import read_rows
 from relevance.records import record_to_example
 from relevance.row_validation import validate_row
 from models.export import load_relevance_model
@@ -201,15 +201,13 @@ def load_labeled_records(
     if fmt in ADAPTERS:
         if fmt == "xquad-r" and num_grades:
             options.setdefault("num_grades", num_grades)
-        fields_iter, adapter_grades = load_records(fmt, path, **options)
+        sources, adapter_grades = read_adapter_rows(fmt, path, **options)
         if num_grades and num_grades != adapter_grades:
             raise InputError(
                 f"{path}: the {fmt} data set has {adapter_grades} grades, but --num-grades "
                 f"is {num_grades}; drop --num-grades."
             )
         num_grades = adapter_grades
-        sources = (RawRow(path, index, fields, None)
-                   for index, fields in enumerate(fields_iter, start=1))
     elif fmt in CANONICAL_FORMATS:
         if options:
             raise InputError(f"{path}: --adapter-option applies to data set adapters, not {fmt}.")

@@ -20,12 +20,13 @@ Example:
 """
 
 import csv
-from typing import Iterable, Iterator, List, Optional, Tuple
+from typing import AbstractSet, Iterable, Iterator, List, Optional, Tuple
 
 from relevance import contract
 from relevance.errors import InputError
 
 IMPLAUSIBLE_FIELD = "implausible_field"
+UNPARSEABLE_ROW = "unparseable_row"
 # A row is one (query, item) pair: even a description with paragraphs rarely needs more.
 MAX_RECORD_LINES = 100
 # Fields that hold a word, a phrase or a number: real ones are far shorter than this.
@@ -62,16 +63,18 @@ def unterminated_quote_message(path: str, first: int, last: int) -> str:
             'the quote, or double the quotes inside the field ("").')
 
 
-def implausible_record(header: List[str], cells: List[str], first: int,
-                       last: int) -> Optional[str]:
+def implausible_record(header: List[str], cells: List[str], first: int, last: int,
+                       short_fields: AbstractSet[str] = SHORT_FIELDS,
+                       max_lines: Optional[int] = MAX_RECORD_LINES) -> Optional[str]:
     """Why a CSV record spanning physical lines first..last looks like rows merged by a
-    quoting mistake, else None."""
+    quoting mistake, else None. A data set's own columns come as `short_fields`;
+    `max_lines` None skips the span check (for files whose real rows run long)."""
     hint = _QUOTE_HINT.format(first=first)
-    if last - first + 1 > MAX_RECORD_LINES:
+    if max_lines is not None and last - first + 1 > max_lines:
         return (f"the row spans lines {first}-{last} ({last - first + 1} lines), more than "
-                f"the {MAX_RECORD_LINES} a row may take: {hint}")
+                f"the {max_lines} a row may take: {hint}")
     for name, cell in zip(header, cells):
-        short = name in SHORT_FIELDS or name.startswith(contract.NUMERIC_FEATURE_PREFIX)
+        short = name in short_fields or name.startswith(contract.NUMERIC_FEATURE_PREFIX)
         if short and len(cell) > MAX_SHORT_FIELD_CHARS:
             return (f"the row spans lines {first}-{last} ({last - first + 1} lines) and its "
                     f"{name!r} field holds {len(cell)} characters, more than the "
@@ -79,7 +82,26 @@ def implausible_record(header: List[str], cells: List[str], first: int,
     return None
 
 
-def csv_records(lines: Iterable[str], path: str) -> Iterator[Tuple[int, int, List[str]]]:
+def record_problem(header: List[str], cells: List[str], first: int, last: int,
+                   short_fields: AbstractSet[str] = SHORT_FIELDS,
+                   max_lines: Optional[int] = MAX_RECORD_LINES) -> Optional[Tuple[str, str]]:
+    """(reason, message) when a CSV record cannot be used as a row, else None: merged
+    rows (`implausible_record`) or more non-empty cells than the header has columns.
+
+    >>> record_problem(["query", "title"], ["lamp", "Desk lamp", "oak"], 2, 2)[0]
+    'unparseable_row'
+    """
+    implausible = implausible_record(header, cells, first, last, short_fields, max_lines)
+    if implausible:
+        return IMPLAUSIBLE_FIELD, implausible
+    if any(cell.strip() for cell in cells[len(header):]):
+        return UNPARSEABLE_ROW, (f"row has {len(cells)} cells but the header names "
+                                 f"{len(header)} columns; quote cells that contain commas")
+    return None
+
+
+def csv_records(lines: Iterable[str], path: str,
+                delimiter: str = ",") -> Iterator[Tuple[int, int, List[str]]]:
     """(first line, last line, cells) of each CSV record of `lines` (newlines kept);
     raises InputError naming `path` for malformed CSV and, at the end, when the last
     record ends inside a quoted field.
@@ -94,7 +116,7 @@ def csv_records(lines: Iterable[str], path: str) -> Iterator[Tuple[int, int, Lis
             consumed.append(line)
             yield line
 
-    reader = csv.reader(tracked())
+    reader = csv.reader(tracked(), delimiter=delimiter)
     first, last, record_lines = 1, 0, []
     try:
         for record in reader:
@@ -111,5 +133,5 @@ def csv_records(lines: Iterable[str], path: str) -> Iterator[Tuple[int, int, Lis
         ) from err
     # An unclosed quote swallows everything after it, so only the last record can end
     # inside one.
-    if record_lines and ends_inside_quotes("".join(record_lines)):
+    if record_lines and ends_inside_quotes("".join(record_lines), delimiter):
         raise InputError(unterminated_quote_message(path, first, last))

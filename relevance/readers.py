@@ -17,17 +17,17 @@ All file access goes through `tf.io.gfile`, so `gs://bucket/file.csv` works like
 path.
 """
 
-import csv
-import dataclasses
 import json
 import logging
 import re
 from typing import Iterator, List, Optional, Tuple
 
 from relevance import contract
-from relevance.csv_checks import IMPLAUSIBLE_FIELD, csv_records, implausible_record
+from relevance.csv_checks import record_problem
 from relevance.errors import InputError
+from relevance.raw_row import RawRow
 from relevance.lazy_tensorflow import tf
+from relevance.text_files import csv_file_records, text_lines
 
 logger = logging.getLogger(__name__)
 
@@ -46,35 +46,6 @@ _EXTENSIONS = (
 )
 _GZIP_MAGIC = b"\x1f\x8b"
 _LIST_CELL_SPLIT = re.compile(r"\s+\|\s+|\s+\|$|^\|\s+")
-# Descriptions and landing-page text can exceed the csv module's 128 KiB default.
-_CSV_FIELD_LIMIT = 16 * 1024 * 1024
-
-
-@dataclasses.dataclass
-class RawRow:
-    """One data row as read from a file, before validation.
-
-    Attributes:
-        source: the file the row came from.
-        row_number: 1-based position of the row. CSV: data row (the header is not a
-            row). JSONL: line number (blank lines count, so editors agree).
-            TFRecord: record number.
-        fields: column name -> Python value (str, int, float or list), or None when
-            the row could not be parsed.
-        error: why the row could not be parsed, else None.
-        reason: the quarantine reason code for `error` (None: "unparseable_row").
-
-    Example:
-        >>> row = RawRow(source="a.csv", row_number=1, fields={"query": "red shoes"}, error=None)
-        >>> row.fields["query"]
-        'red shoes'
-    """
-
-    source: str
-    row_number: int
-    fields: Optional[dict]
-    error: Optional[str]
-    reason: Optional[str] = None
 
 
 def resolve_format(path: str, fmt: str = "auto") -> str:
@@ -150,14 +121,11 @@ FILE_ADAPTER_FORMATS = ("crowdflower", "xquad-r")
 
 def _read_adapter(path: str, fmt: str) -> Iterator[RawRow]:
     """Rows of a public data-set file, through its adapter (grades mapped to 1..G)."""
-    from relevance.adapters import load_records
+    from relevance.adapters import read_adapter_rows
 
     _check_file_exists_and_not_empty(path)
-    records, _ = load_records(fmt, path)
-    return (
-        RawRow(source=path, row_number=number, fields=fields, error=None)
-        for number, fields in enumerate(records, start=1)
-    )
+    rows, _ = read_adapter_rows(fmt, path)
+    return rows
 
 
 def read_rows(path: str, fmt: str = "auto") -> Iterator[RawRow]:
@@ -240,30 +208,8 @@ def _check_file_exists_and_not_empty(path: str) -> None:
         raise InputError(f"{path}: the file is empty (0 bytes); add data rows to it.")
 
 
-def _iter_text_lines(path: str) -> Iterator[Tuple[int, str]]:
-    """Yield (1-based line number, decoded line) with newlines kept for the csv module."""
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise InputError(
-                    f"{path}: line {line_number} is not valid UTF-8 text ({err.reason}). "
-                    "Save the file as UTF-8, and check that it really is a "
-                    "text (CSV/JSONL) file."
-                ) from err
-            if line_number == 1:
-                line = line.lstrip("\ufeff")  # Excel writes a byte-order mark
-            yield line_number, line
-
-
-def _csv_records(path: str) -> Iterator[Tuple[int, int, List[str]]]:
-    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
-    return csv_records((line for _, line in _iter_text_lines(path)), path)
-
-
 def _check_csv(path: str) -> None:
-    records = (cells for _, _, cells in _csv_records(path))
+    records = (cells for _, _, cells in csv_file_records(path))
     header = [name.strip() for name in next(records, [])]
     if contract.QUERY not in header:
         shown = ", ".join(repr(name) for name in header[:10]) or "nothing"
@@ -280,7 +226,7 @@ def _check_csv(path: str) -> None:
 
 
 def _check_jsonl(path: str) -> None:
-    for line_number, line in _iter_text_lines(path):
+    for line_number, line in text_lines(path):
         if not line.strip():
             continue
         try:
@@ -324,28 +270,18 @@ def _check_tfrecord(path: str) -> None:
 
 
 def _read_csv(path: str) -> Iterator[RawRow]:
-    records = _csv_records(path)
+    records = csv_file_records(path)
     header = [name.strip() for name in next(records)[2]]
     row_number = 0
     for first, last, record in records:
         if not record:
             continue  # blank line
         row_number += 1
-        implausible = implausible_record(header, record, first, last)
-        if implausible:
-            yield RawRow(path, row_number, None, implausible, IMPLAUSIBLE_FIELD)
+        problem = record_problem(header, record, first, last)
+        if problem:
+            reason, message = problem
+            yield RawRow(path, row_number, None, message, reason)
             continue
-        if len(record) > len(header):
-            extra = [cell for cell in record[len(header):] if cell.strip()]
-            if extra:
-                yield RawRow(
-                    path,
-                    row_number,
-                    None,
-                    f"row has {len(record)} cells but the header names {len(header)} "
-                    "columns; quote cells that contain commas",
-                )
-                continue
         fields = {}
         for name, cell in zip(header, record):
             fields[name] = parse_list_cell(cell) if name in contract.LIST_STRING_FEATURES else cell
@@ -353,7 +289,7 @@ def _read_csv(path: str) -> Iterator[RawRow]:
 
 
 def _read_jsonl(path: str) -> Iterator[RawRow]:
-    for line_number, line in _iter_text_lines(path):
+    for line_number, line in text_lines(path):
         if not line.strip():
             continue
         try:

@@ -90,6 +90,8 @@ class FileCheck:
         reason_counts: number of invalid rows per reason code (all of them).
         image_only: valid rows whose item has an image and no text (accepted only with
             `image_only_items`; their text will be the image caption).
+        labeled_queries: query_id -> query of the valid rows with a grade (ExampleGen
+            holds whole queries out, so the labels need two of them at least).
 
     Example:
         >>> check = FileCheck(path="a.csv", rows=3, valid=2, labeled=2,
@@ -105,6 +107,7 @@ class FileCheck:
     errors: List[Tuple[int, str, str]]
     reason_counts: Dict[str, int] = dataclasses.field(default_factory=dict)
     image_only: int = 0
+    labeled_queries: Dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def check_input_file(
@@ -135,6 +138,7 @@ def check_input_file(
     rows = valid = labeled = image_only = 0
     errors: List[Tuple[int, str, str]] = []
     reason_counts: Dict[str, int] = {}
+    labeled_queries: Dict[str, str] = {}
     first_fields: Optional[dict] = None
     for raw in read_rows(path, fmt):
         rows += 1
@@ -149,7 +153,9 @@ def check_input_file(
                 errors.append((raw.row_number, err.reason, str(err)))
             continue
         valid += 1
-        labeled += record[contract.GRADE] is not None
+        if record[contract.GRADE] is not None:
+            labeled += 1
+            labeled_queries.setdefault(record[contract.QUERY_ID], record[contract.QUERY])
         image_only += not has_item_text(record)
 
     ungraded = reason_counts.get("missing_grade", 0)
@@ -175,7 +181,8 @@ def check_input_file(
             ", ".join(f"{reason}: {count}" for reason, count in sorted(reason_counts.items())),
         )
     logger.info("%s: %d rows, %d valid, %d labeled", path, rows, valid, labeled)
-    return FileCheck(path, rows, valid, labeled, errors, reason_counts, image_only)
+    return FileCheck(path, rows, valid, labeled, errors, reason_counts, image_only,
+                     labeled_queries)
 
 
 def _format_errors(errors: List[Tuple[int, str, str]]) -> str:

@@ -1,18 +1,20 @@
 """Helpers shared by the data-set adapters: text cleaning, file access, option parsing."""
 
 import csv
+import dataclasses
 import html
 import re
 from html.parser import HTMLParser
-from typing import Iterable, Iterator, List, Optional
+from typing import Callable, FrozenSet, Iterable, Iterator, List, Optional
 
+from relevance.csv_checks import record_problem
 from relevance.errors import InputError
 from relevance.lazy_tensorflow import tf
+from relevance.raw_row import RawRow
+from relevance.text_files import csv_file_records, text_lines
 
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _WHITESPACE = re.compile(r"\s+")
-# Descriptions in public dumps can exceed the csv module's 128 KiB default.
-_CSV_FIELD_LIMIT = 16 * 1024 * 1024
 
 
 class _TextCollector(HTMLParser):
@@ -70,35 +72,55 @@ def require_directory(path: str, what: str) -> None:
         raise InputError(f"{path}: not a directory; pass the directory holding {what}.")
 
 
-def read_delimited(path: str, required_columns: Iterable[str]) -> Iterator[dict]:
-    """Yield the rows of a CSV or TSV file as dicts; the delimiter is sniffed from the
-    header (a tab in the header line means TSV). Checks the header eagerly.
+def read_delimited(path: str, required_columns: Iterable[str],
+                   short_columns: Iterable[str] = ()) -> Iterator[RawRow]:
+    """The rows of a CSV or TSV file as `RawRow`s of raw column values; the delimiter is
+    sniffed from the header (a tab in the header line means TSV).
+
+    Read as the canonical CSV reader reads (`relevance.text_files`), and the whole file
+    once now: a file that is not UTF-8, malformed, or ends inside a quote raises
+    InputError before any row is used. A row whose `short_columns` cell (an id, a query,
+    a grade) is implausibly long, or with more cells than the header, comes back with
+    its `error` set, to be quarantined. There is no limit on the lines a row may span:
+    public dumps hold long multi-line HTML descriptions.
     """
     require_file(path, "the data file")
-    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
-    with tf.io.gfile.GFile(path, "r") as handle:
-        header_line = handle.readline().lstrip("\ufeff")
+    first_lines = text_lines(path)
+    header_line = next(first_lines, (1, ""))[1]
+    first_lines.close()
     delimiter = "\t" if "\t" in header_line else ","
-    header = next(csv.reader([header_line], delimiter=delimiter), [])
-    header = [name.strip() for name in header]
+    header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter), [])]
     missing = [name for name in required_columns if name not in header]
     if missing:
         raise InputError(
             f"{path}: missing column(s) {', '.join(missing)} (found {', '.join(header) or 'nothing'})."
         )
-    return _iter_rows(path, header, delimiter)
+    for _ in csv_file_records(path, delimiter):
+        pass  # the checks above, before the first row goes anywhere
+    return _iter_rows(path, header, delimiter, frozenset(short_columns))
 
 
-def _iter_rows(path: str, header: List[str], delimiter: str) -> Iterator[dict]:
-    with tf.io.gfile.GFile(path, "r") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        next(reader, None)
-        try:
-            for cells in reader:
-                if cells:
-                    yield dict(zip(header, cells))
-        except csv.Error as err:
-            raise InputError(f"{path}: malformed near line {reader.line_num} ({err}).") from err
+def _iter_rows(path: str, header: List[str], delimiter: str,
+               short_columns: FrozenSet[str]) -> Iterator[RawRow]:
+    records = csv_file_records(path, delimiter)
+    next(records, None)
+    row_number = 0
+    for first, last, cells in records:
+        if not cells:
+            continue  # a blank line
+        row_number += 1
+        problem = record_problem(header, cells, first, last, short_columns, max_lines=None)
+        if problem:
+            yield RawRow(path, row_number, None, problem[1], problem[0])
+        else:
+            yield RawRow(path, row_number, dict(zip(header, cells)), None)
+
+
+def map_fields(rows: Iterable[RawRow], to_fields: Callable[[dict], dict]) -> Iterator[RawRow]:
+    """`rows` with each parsed row's fields mapped by `to_fields`; rows that could not
+    be parsed pass through, still carrying their error."""
+    for row in rows:
+        yield row if row.fields is None else dataclasses.replace(row, fields=to_fields(row.fields))
 
 
 def option_bool(value, name: str) -> bool:

@@ -21,9 +21,12 @@ Mapping to the canonical record (G = 4):
 Options: `split` ("train" or "test"; default all rows), `locales` (e.g. "us,es"; default
 all), `small_version` (true: only the reduced Task 1 subset).
 
+A missing file or column stops the read (`InputError`); an `esci_label` other than
+E, S, C, I is a quarantined row (`bad_grade`).
+
 Example:
-    >>> records, num_grades = load("esci/", split="test", locales="es")  # doctest: +SKIP
-    >>> next(records)["language"], num_grades  # doctest: +SKIP
+    >>> rows, num_grades = read_rows("esci/", split="test", locales="es")  # doctest: +SKIP
+    >>> next(rows).fields["language"], num_grades  # doctest: +SKIP
     ('es', 4)
 """
 
@@ -38,6 +41,7 @@ from relevance.adapters._text import (
 )
 from relevance.errors import InputError
 from relevance.lazy_tensorflow import tf
+from relevance.raw_row import RawRow
 
 NUM_GRADES = 4
 EXAMPLES_FILE = "shopping_queries_dataset_examples.parquet"
@@ -51,10 +55,10 @@ _PRODUCT_TEXT_COLUMNS = [
 ]
 
 
-def load(
+def read_rows(
     path: str, split=None, locales=None, small_version=False
-) -> Tuple[Iterator[dict], int]:
-    """Return (raw record fields, G = 4); reads and joins both parquet files now."""
+) -> Tuple[Iterator[RawRow], int]:
+    """Return (rows with raw record fields, G = 4); reads and joins both parquet files now."""
     require_directory(path, f"{EXAMPLES_FILE} and {PRODUCTS_FILE}")
     examples_path = os.path.join(path, EXAMPLES_FILE)
     products_path = os.path.join(path, PRODUCTS_FILE)
@@ -101,16 +105,16 @@ def _require_column(frame, name: str, path: str) -> None:
         raise InputError(f"{path}: has no {name!r} column to filter on.")
 
 
-def _records(joined, path: str) -> Iterator[dict]:
-    for row in joined.itertuples(index=False):
+def _records(joined, path: str) -> Iterator[RawRow]:
+    for number, row in enumerate(joined.itertuples(index=False), start=1):
         label = str(row.esci_label).strip().upper()
         if label not in LABEL_TO_GRADE:
-            raise InputError(
-                f"{path}: esci_label {row.esci_label!r} is not one of E, S, C, I "
-                f"(query_id {row.query_id}, product_id {row.product_id})."
-            )
+            yield RawRow(path, number, None, (
+                f"esci_label {row.esci_label!r} is not one of E, S, C, I "
+                f"(query_id {row.query_id}, product_id {row.product_id})"), "bad_grade")
+            continue
         locale = str(row.product_locale).strip().lower()
-        yield {
+        yield RawRow(path, number, {
             contract.QUERY: clean_text(row.query),
             contract.QUERY_ID: str(row.query_id),
             contract.ITEM_ID: str(row.product_id),
@@ -120,4 +124,4 @@ def _records(joined, path: str) -> Iterator[dict]:
             ),
             contract.LANGUAGE: LOCALE_TO_LANGUAGE.get(locale, locale),
             contract.GRADE: LABEL_TO_GRADE[label],
-        }
+        }, None)

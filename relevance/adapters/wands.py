@@ -18,21 +18,26 @@ Mapping to the canonical record (G = 3):
 | product_class, category hierarchy     | board_titles | the collections the item is filed under |
 | -                                     | language     | "en"                             |
 
-Labels whose query or product is missing from the other files are skipped (logged).
+Every file is read as every CSV of the project is (`relevance.text_files`): not UTF-8,
+malformed, or a quote never closed stops it. A label other than Exact, Partial,
+Irrelevant, or a label row merged by a stray quote, is a quarantined row (`bad_grade`,
+`implausible_field`). Labels whose query or product is missing from the other files are
+skipped (logged).
 
 Example:
-    >>> records, num_grades = load("WANDS/dataset")  # doctest: +SKIP
+    >>> rows, num_grades = read_rows("WANDS/dataset")  # doctest: +SKIP
     >>> num_grades  # doctest: +SKIP
     3
 """
 
+import dataclasses
 import logging
 import os
 from typing import Dict, Iterator, Tuple
 
 from relevance import contract
 from relevance.adapters._text import clean_text, join_text, read_delimited, require_directory
-from relevance.errors import InputError
+from relevance.raw_row import RawRow
 
 logger = logging.getLogger(__name__)
 
@@ -40,22 +45,31 @@ NUM_GRADES = 3
 LABEL_TO_GRADE = {"exact": 3, "partial": 2, "irrelevant": 1}
 
 
-def load(path: str, language: str = "en") -> Tuple[Iterator[dict], int]:
-    """Return (raw record fields, G = 3); queries and products are read now."""
+def read_rows(path: str, language: str = "en") -> Tuple[Iterator[RawRow], int]:
+    """Return (rows with raw record fields, G = 3); queries and products are read now."""
     require_directory(path, "query.csv, product.csv and label.csv")
     queries = {
         row["query_id"].strip(): clean_text(row["query"])
-        for row in read_delimited(os.path.join(path, "query.csv"), ("query_id", "query"))
+        for row in _parsed(os.path.join(path, "query.csv"), ("query_id", "query"))
     }
     products = {
         row["product_id"].strip(): _product_fields(row)
-        for row in read_delimited(
-            os.path.join(path, "product.csv"), ("product_id", "product_name")
-        )
+        for row in _parsed(os.path.join(path, "product.csv"), ("product_id", "product_name"))
     }
     labels_path = os.path.join(path, "label.csv")
-    labels = read_delimited(labels_path, ("query_id", "product_id", "label"))
+    labels = read_delimited(labels_path, ("query_id", "product_id", "label"),
+                            ("id", "query_id", "product_id", "label"))
     return _records(labels, queries, products, language, labels_path), NUM_GRADES
+
+
+def _parsed(path: str, columns) -> Iterator[dict]:
+    """The parsed rows of a lookup table; a row that is not is logged (the labels that
+    name it are then counted as skipped)."""
+    for row in read_delimited(path, columns, columns):
+        if row.fields is None:
+            logger.warning("%s row %d: %s", path, row.row_number, row.error)
+        else:
+            yield row.fields
 
 
 def _product_fields(row: dict) -> Dict[str, object]:
@@ -75,27 +89,30 @@ def _product_fields(row: dict) -> Dict[str, object]:
     }
 
 
-def _records(labels, queries, products, language, path) -> Iterator[dict]:
+def _records(labels, queries, products, language, path) -> Iterator[RawRow]:
     skipped = 0
     for row in labels:
-        query_id = row["query_id"].strip()
-        product_id = row["product_id"].strip()
+        if row.fields is None:
+            yield row
+            continue
+        query_id = (row.fields.get("query_id") or "").strip()
+        product_id = (row.fields.get("product_id") or "").strip()
         if query_id not in queries or product_id not in products:
             skipped += 1
             continue
-        label = row["label"].strip().lower()
+        label = (row.fields.get("label") or "").strip().lower()
         if label not in LABEL_TO_GRADE:
-            raise InputError(
-                f"{path}: label {row['label']!r} is not Exact, Partial or Irrelevant "
-                f"(query_id {query_id}, product_id {product_id})."
-            )
-        yield {
+            yield dataclasses.replace(row, fields=None, reason="bad_grade", error=(
+                f"label {row.fields.get('label')!r} is not Exact, Partial or Irrelevant "
+                f"(query_id {query_id}, product_id {product_id})"))
+            continue
+        yield dataclasses.replace(row, fields={
             contract.QUERY: queries[query_id],
             contract.QUERY_ID: query_id,
             contract.ITEM_ID: product_id,
             contract.LANGUAGE: language,
             contract.GRADE: LABEL_TO_GRADE[label],
             **products[product_id],
-        }
+        })
     if skipped:
         logger.warning("%s: skipped %d labels whose query or product is unknown", path, skipped)

@@ -22,12 +22,20 @@ nDCG gains of 1 and 0. To score a model trained on a G-grade scale, pass the opt
 `num_grades=G`: the answer sentence is then grade G and the rest stay grade 1, so
 `auroc_ge_G` is the answer-vs-not threshold and nDCG is unchanged up to a constant gain.
 
+Checks: a file that is not JSON in this layout stops (`InputError`). Inside it, each
+row a broken part stands for is quarantined as `unparseable_row` with the paragraph and
+question: a paragraph without a `sentences` or `sentence_breaks` list (one row per
+question), a question whose `answer_start` is not an integer (one row per sentence), a
+sentence without its `[start, end]` in `sentence_breaks` (that sentence's row). Nothing
+is dropped without a count.
+
 Example:
-    >>> records, num_grades = load("xquad-r/es.json")  # doctest: +SKIP
-    >>> record = next(records); record["language"], num_grades  # doctest: +SKIP
+    >>> rows, num_grades = read_rows("xquad-r/es.json")  # doctest: +SKIP
+    >>> next(rows).fields["language"], num_grades  # doctest: +SKIP
     ('es', 2)
 """
 
+import itertools
 import json
 import os
 import re
@@ -35,7 +43,9 @@ from typing import Iterator, List, Optional, Tuple
 
 from relevance import contract
 from relevance.adapters._text import require_file
+from relevance.csv_checks import UNPARSEABLE_ROW
 from relevance.errors import InputError
+from relevance.raw_row import RawRow
 from relevance.language import normalise_language_code
 from relevance.lazy_tensorflow import tf
 
@@ -43,11 +53,15 @@ NUM_GRADES = 2
 _LANGUAGE_IN_NAME = re.compile(r"(?:^|[-_.])([a-z]{2})(?:[-_][a-z]{2})?$", re.IGNORECASE)
 
 
-def load(
+def read_rows(
     path: str, language: Optional[str] = None, num_grades=NUM_GRADES
-) -> Tuple[Iterator[dict], int]:
-    """Return (raw record fields, G). `language` overrides the one in the file name."""
-    num_grades = int(num_grades)
+) -> Tuple[Iterator[RawRow], int]:
+    """Return (rows with raw record fields, G). `language` overrides the file name's."""
+    try:
+        num_grades = int(num_grades)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: xquad-r option num_grades must be an integer, "
+                         f"got {num_grades!r}.") from None
     if num_grades < 2:
         raise InputError(f"{path}: xquad-r needs num_grades >= 2, got {num_grades}.")
     if tf.io.gfile.isdir(path):
@@ -60,8 +74,8 @@ def load(
         require_file(path, "the XQuAD-R JSON file")
         files = [path]
     # Parse every file now so a broken file fails before any scoring starts.
-    documents = [(_file_language(name, language), _read_json(name)) for name in files]
-    return _records(documents, num_grades), num_grades
+    documents = [(name, _file_language(name, language), _read_json(name)) for name in files]
+    return _rows(documents, num_grades), num_grades
 
 
 def _file_language(path: str, language: Optional[str]) -> str:
@@ -77,40 +91,95 @@ def _file_language(path: str, language: Optional[str]) -> str:
     return normalise_language_code(match.group(1))
 
 
-def _read_json(path: str) -> List[tuple]:
+def _read_json(path: str) -> List[list]:
+    """The paragraph lists of the file's articles; a file without that layout stops."""
     try:
-        with tf.io.gfile.GFile(path, "r") as handle:
-            document = json.load(handle)
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            document = json.loads(handle.read().decode("utf-8"))
         articles = document["data"]
-        return [(article, article["paragraphs"]) for article in articles]
+        if not isinstance(articles, list):
+            raise TypeError(f"'data' is a {type(articles).__name__}, not a list")
+        paragraph_lists = [article["paragraphs"] for article in articles]
+        for paragraphs in paragraph_lists:
+            if not isinstance(paragraphs, list):
+                raise TypeError(f"'paragraphs' is a {type(paragraphs).__name__}, not a list")
+        return paragraph_lists
     except (ValueError, KeyError, TypeError) as err:
         raise InputError(
             f"{path}: not an XQuAD-R / SQuAD JSON file with data[].paragraphs[] ({err!r})."
         ) from err
 
 
-def _records(documents, num_grades: int) -> Iterator[dict]:
-    for language, articles in documents:
-        for article_index, (_, paragraphs) in enumerate(articles):
+def _rows(documents, num_grades: int) -> Iterator[RawRow]:
+    for path, language, paragraph_lists in documents:
+        # Every row the file would give, quarantined ones included, is numbered, so
+        # that rows in = rows out + quarantined.
+        numbers = itertools.count(1)
+        for article_index, paragraphs in enumerate(paragraph_lists):
             for paragraph_index, paragraph in enumerate(paragraphs):
-                yield from _paragraph_records(
-                    paragraph, language, f"{language}:{article_index}:{paragraph_index}",
-                    num_grades,
-                )
+                key = f"{language}:{article_index}:{paragraph_index}"
+                for fields, error in _paragraph_rows(paragraph, language, key, num_grades):
+                    yield RawRow(path, next(numbers), fields, error,
+                                 None if error is None else UNPARSEABLE_ROW)
 
 
-def _paragraph_records(paragraph, language, paragraph_key, num_grades) -> Iterator[dict]:
-    sentences = paragraph["sentences"]
-    breaks = paragraph["sentence_breaks"]
-    for qa in paragraph["qas"]:
-        starts = [answer["answer_start"] for answer in qa.get("answers", [])]
-        for index, (sentence, (begin, end)) in enumerate(zip(sentences, breaks)):
-            holds_answer = any(begin <= start < end for start in starts)
-            yield {
-                contract.QUERY: qa["question"],
-                contract.QUERY_ID: f"{qa['id']}-{language}",
-                contract.ITEM_ID: f"{paragraph_key}:{index}",
-                "title": sentence,
-                contract.LANGUAGE: language,
-                contract.GRADE: num_grades if holds_answer else 1,
-            }
+def _paragraph_rows(paragraph, language, key, num_grades) -> Iterator[tuple]:
+    """(fields, None) per (question, sentence), or (None, why) for each row that the
+    paragraph's broken parts stand for."""
+    paragraph = paragraph if isinstance(paragraph, dict) else {}
+    qas = paragraph.get("qas")
+    qas = qas if isinstance(qas, list) else [None]
+    sentences, breaks = paragraph.get("sentences"), paragraph.get("sentence_breaks")
+    for name, value in (("sentences", sentences), ("sentence_breaks", breaks)):
+        if not isinstance(value, list):
+            for _ in qas:  # the rows are unknown: one per question stands for them
+                yield None, f"paragraph {key} has no {name!r} list"
+            return
+    for qa in qas:
+        starts, problem = _answer_starts(qa)
+        for index, sentence in enumerate(sentences):
+            span = breaks[index] if index < len(breaks) else None
+            if problem:
+                yield None, f"paragraph {key}, question {_shown(qa, 'id')}: {problem}"
+            elif not _is_span(span):
+                yield None, (f"paragraph {key}, sentence {index}: no [start, end] in "
+                             f"sentence_breaks ({len(sentences)} sentences, {len(breaks)} breaks)")
+            else:
+                yield _fields(qa, language, f"{key}:{index}", sentence,
+                              num_grades if any(span[0] <= s < span[1] for s in starts) else 1), None
+
+
+def _answer_starts(qa) -> Tuple[List[int], Optional[str]]:
+    """The answers' start offsets, or why they cannot be read."""
+    if not isinstance(qa, dict):
+        return [], "the question is not an object with 'id', 'question' and 'answers'"
+    answers = qa.get("answers", [])
+    if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
+        return [], "'answers' is not a list of objects"
+    starts = [answer.get("answer_start") for answer in answers]
+    for start in starts:
+        if isinstance(start, bool) or not isinstance(start, int):
+            return [], f"answer_start {start!r} is not an integer character offset"
+    return starts, None
+
+
+def _is_span(span) -> bool:
+    return (isinstance(span, (list, tuple)) and len(span) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in span))
+
+
+def _shown(qa, name: str) -> str:
+    return repr(qa.get(name)) if isinstance(qa, dict) else "?"
+
+
+def _fields(qa: dict, language: str, item_id: str, sentence, grade: int) -> dict:
+    qa_id = qa.get("id")
+    return {
+        contract.QUERY: qa.get("question"),
+        # Without an id the query id is derived from the question text (to_record).
+        contract.QUERY_ID: f"{qa_id}-{language}" if qa_id not in (None, "") else "",
+        contract.ITEM_ID: item_id,
+        "title": sentence,
+        contract.LANGUAGE: language,
+        contract.GRADE: grade,
+    }
