@@ -13,6 +13,10 @@ class StudentConfig:
     its teacher contrast: when the teacher's log-probabilities vary across the training
     rows by less than this (pooled standard deviation around each grade's mean), their
     departures from the mean are scaled up to it (see `trainer.student.task`).
+    `listwise_weight` and `margin_weight` (0 = off) weigh its order terms, the listwise
+    KL at temperature `listwise_temperature` and the margin MSE over a query's
+    candidates; either one on trains on batches that keep a query's rows together
+    (`trainer.student.query_batches`) instead of a shuffle buffer.
     `train_steps` (0 = off), or else the Trainer's `TrainArgs.num_steps`, fixes the
     number of optimiser steps whatever the data volume: they are split evenly over
     `epochs` and the training rows are repeated as needed. Without it an epoch is one
@@ -40,6 +44,9 @@ class StudentConfig:
     distill_weight: float = 1.0
     human_weight: float = 1.0
     min_teacher_spread: float = 0.0
+    listwise_weight: float = 0.0
+    listwise_temperature: float = 1.0
+    margin_weight: float = 0.0
     shuffle_buffer: int = 10000
     seed: int = 42
     # Word vectors distilled from this pretrained encoder preset ("" = none; the

@@ -31,6 +31,7 @@ from trainer.student.model import (
     select_model_inputs,
 )
 from trainer.student import text_features
+from trainer.student.query_batches import grouped_batches, query_keys
 from trainer.student.transform_inputs import TransformInputAdapter
 from trainer.student.word_vectors import cached_word_vectors
 
@@ -106,21 +107,32 @@ def make_dataset(
     shuffle_buffer: int = 0,
     seed: Optional[int] = None,
     repeat: bool = False,
+    group_by_query: bool = False,
 ) -> tf.data.Dataset:
-    """(transformed model inputs, packed targets) batches from gzip TFRecord files."""
-    dataset = tf.data.TFRecordDataset(_glob(file_patterns), compression_type="GZIP")
-    if shuffle_buffer:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size)
+    """(transformed model inputs, packed targets) batches from gzip TFRecord files.
 
-    def to_features_and_targets(serialized):
+    With `group_by_query` a query's rows share a batch and the targets carry the query
+    group (`trainer.student.query_batches`; shuffled by `seed` when `shuffle_buffer`).
+    """
+    dataset = tf.data.TFRecordDataset(_glob(file_patterns), compression_type="GZIP")
+    if group_by_query:
+        records = list(dataset.as_numpy_iterator())
+        dataset = grouped_batches(records, query_keys(records), batch_size,
+                                  seed=seed if shuffle_buffer else None, repeat=repeat)
+    else:
+        if shuffle_buffer:
+            dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            dataset = dataset.repeat()
+        dataset = dataset.batch(batch_size)
+
+    def to_features_and_targets(serialized, query_group=None):
         # Same path as serving: serialized -> raw dict -> adapter -> Transform graph.
         raw = raw_features_from_examples(serialized)
         transformed = tft_layer(adapter(raw))
         soft_label, grade = parse_labels(serialized, num_grades)
-        return select_model_inputs(transformed, model), pack_targets(soft_label, grade, num_grades)
+        targets = pack_targets(soft_label, grade, num_grades, query_group)
+        return select_model_inputs(transformed, model), targets
 
     return dataset.map(to_features_and_targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE
@@ -156,6 +168,26 @@ def steps_per_epoch_of(config: StudentConfig, trainer_train_steps: Optional[int]
     """
     train_steps = config.train_steps or trainer_train_steps
     return max(1, math.ceil(train_steps / config.epochs)) if train_steps else None
+
+
+def distillation_loss(config: StudentConfig, num_grades: int, teacher_contrast: float = 1.0,
+                      teacher_center=None) -> DistillationLoss:
+    """The student's loss with `config`'s weights and temperatures.
+
+    >>> distillation_loss(StudentConfig(listwise_weight=0.5), 4).needs_query_groups
+    True
+    """
+    return DistillationLoss(
+        num_grades,
+        temperature=config.temperature,
+        distill_weight=config.distill_weight,
+        human_weight=config.human_weight,
+        teacher_contrast=teacher_contrast,
+        teacher_center=teacher_center,
+        listwise_weight=config.listwise_weight,
+        listwise_temperature=config.listwise_temperature,
+        margin_weight=config.margin_weight,
+    )
 
 
 def load_word_vectors(config: StudentConfig, tft_output):
@@ -194,31 +226,26 @@ def run_fn(fn_args) -> None:
     model = build_student_model(config, num_grades, word_vectors)
     steps_per_epoch = steps_per_epoch_of(config, fn_args.train_steps)
     eval_steps = fn_args.eval_steps or None
-    train_dataset = make_dataset(
-        fn_args.train_files, tft_layer, adapter, model, num_grades, config.batch_size,
-        shuffle_buffer=config.shuffle_buffer, seed=config.seed, repeat=steps_per_epoch is not None,
-    )
-    eval_dataset = make_dataset(
-        fn_args.eval_files, tft_layer, adapter, model, num_grades, config.batch_size,
-        repeat=bool(eval_steps),
-    )
-
     center, contrast = None, 1.0
     if config.min_teacher_spread > 0:
         center, spread = teacher_log_prob_stats(fn_args.train_files, num_grades)
         contrast = teacher_contrast(spread, config.min_teacher_spread)
         logging.info("Teacher log-probability spread %.4f nats: contrast %.2f", spread, contrast)
+    loss = distillation_loss(config, num_grades, contrast, center)
+
+    train_dataset = make_dataset(
+        fn_args.train_files, tft_layer, adapter, model, num_grades, config.batch_size,
+        shuffle_buffer=config.shuffle_buffer, seed=config.seed, repeat=steps_per_epoch is not None,
+        group_by_query=loss.needs_query_groups,
+    )
+    eval_dataset = make_dataset(
+        fn_args.eval_files, tft_layer, adapter, model, num_grades, config.batch_size,
+        repeat=bool(eval_steps), group_by_query=loss.needs_query_groups,
+    )
 
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=DistillationLoss(
-            num_grades,
-            temperature=config.temperature,
-            distill_weight=config.distill_weight,
-            human_weight=config.human_weight,
-            teacher_contrast=contrast,
-            teacher_center=center,
-        ),
+        loss=loss,
         metrics=[teacher_agreement(num_grades)],
     )
     callbacks = [EpochLog("student", config.epochs)]
