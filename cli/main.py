@@ -167,6 +167,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "distill_weight": args.student_distill_weight,
         "temperature": args.student_temperature,
         "min_teacher_spread": args.student_min_teacher_spread,
+        "listwise_weight": args.student_listwise_weight,
         "word_vector_dims": args.student_word_vector_dims,
         "word_vectors_trainable": args.student_word_vectors_trainable,
         "word_vector_products": args.student_word_vector_products,

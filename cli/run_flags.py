@@ -97,6 +97,11 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
                         help="nats; when the teacher's log-probabilities vary across the "
                              "student's training rows by less than this, scale their "
                              "departures from each grade's mean up to it (default 0: off)")
+    parser.add_argument("--student-listwise-weight", type=NON_NEGATIVE, default=None,
+                        help="weight of the listwise term: KL between the softmax of the "
+                             "teacher's and the student's expected grades over each query's "
+                             "candidates; on, the student trains on batches that keep a "
+                             "query's rows together (default 0: off)")
     parser.add_argument("--student-word-vectors", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="give the student word vectors distilled from the teacher's "
