@@ -126,9 +126,10 @@ def test_char_ngrams_of_ascii_text_match_the_unicode_path():
 # ------------------------------------------------------------------- end to end
 
 
-def _make_row(rng: random.Random):
-    """A row whose grade follows lexical overlap: 5 both query words, 3 one, 1 none."""
-    query_words = rng.sample(WORDS, 2)
+def _make_row(rng: random.Random, query_words=None):
+    """A row whose grade follows lexical overlap: 5 both query words, 3 one, 1 none.
+    Two random query words unless `query_words` (candidates of one query) are given."""
+    query_words = query_words or rng.sample(WORDS, 2)
     others = [w for w in WORDS if w not in query_words]
     grade = rng.choices([1, 3, 5], weights=[0.4, 0.3, 0.3])[0]
     shown = {1: [], 3: query_words[:1], 5: query_words}[grade]
