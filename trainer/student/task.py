@@ -23,6 +23,7 @@ from absl import logging
 from relevance import contract
 from models.export import RelevanceServingModule, raw_features_from_examples, save_serving_module
 from trainer.epoch_log import EpochLog
+from trainer.training_progress import TrainingProgress
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, teacher_agreement
 from trainer.student.model import (
@@ -248,7 +249,8 @@ def run_fn(fn_args) -> None:
         loss=loss,
         metrics=[teacher_agreement(num_grades)],
     )
-    callbacks = [EpochLog("student", config.epochs)]
+    callbacks = [EpochLog("student", config.epochs),
+                 TrainingProgress("student", config.epochs, steps_per_epoch, config.batch_size)]
     if fn_args.model_run_dir:
         tf.io.gfile.makedirs(fn_args.model_run_dir)
         callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))

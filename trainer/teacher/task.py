@@ -25,6 +25,7 @@ from relevance import contract
 from models import export
 from trainer.teacher import vocabulary
 from trainer.epoch_log import EpochLog
+from trainer.training_progress import TrainingProgress
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.default_preset import write_default_preset
 from trainer.teacher.model import TeacherModel, trim_padding
@@ -258,7 +259,11 @@ def run_fn(fn_args) -> Dict[str, Any]:
         if fn_args.eval_steps:
             evaluation = evaluation.repeat()
     timer = _EpochTimer()
-    callbacks = [timer, EpochLog("teacher", config.epochs)] + ([budget] if budget else [])
+    progress = TrainingProgress(
+        "teacher", config.epochs, steps_per_epoch or math.ceil(num_train / config.batch_size),
+        config.batch_size)
+    callbacks = ([timer, EpochLog("teacher", config.epochs), progress]
+                 + ([budget] if budget else []))
     if fn_args.model_run_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
 
