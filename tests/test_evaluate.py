@@ -201,3 +201,16 @@ def test_parse_adapter_options():
         "split": "test", "locales": "us,es"}
     with pytest.raises(InputError, match="KEY=VALUE"):
         parse_adapter_options(["split"])
+
+
+def test_rows_scored_by_length_come_back_in_input_order(model_dirs):
+    from evaluation.evaluate import score_with_saved_model
+    from support.examples import serialized_example
+
+    titles = ["a much longer title than the others here", "short", "mid length title", "x"]
+    serialized = [serialized_example({"query": "q", "query_id": "q", "item_id": str(i),
+                                      "title": title}) for i, title in enumerate(titles)]
+    probabilities = score_with_saved_model(resolve_saved_model_dir(model_dirs[1]), serialized,
+                                           NUM_GRADES, batch_size=2)
+    alone = [_title_length_model({"title": tf.constant([title])}).numpy()[0] for title in titles]
+    np.testing.assert_allclose(probabilities, np.stack(alone), atol=1e-6)
