@@ -206,6 +206,7 @@ def _config_overrides(args) -> Dict:
         pseudo_label=dict(
             confidence_threshold=args.confidence_threshold,
             max_volume_multiple=args.max_volume_multiple,
+            score_all_unlabeled=args.score_all_unlabeled,
         ),
         **_teacher_and_student(args),
         **caption_overrides(args, getattr(args, "workdir", None) or ""),

@@ -130,6 +130,11 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-volume-multiple", type=NON_NEGATIVE,
                         default=LabelingConfig.max_volume_multiple,
                         help="keep at most this many pseudo-labels per human label (0: no cap)")
+    parser.add_argument("--score-all-unlabeled", action="store_true",
+                        help="when --max-volume-multiple binds, have the teacher score the "
+                             "whole unlabeled pool and keep the most confident rows (default: "
+                             "score only a sample, stratified by language and query, sized "
+                             "from the cap; the rest count as not_sampled)")
     parser.add_argument("--min-student-accuracy", type=PROBABILITY,
                         default=PipelineConfig.min_student_accuracy,
                         help="the student is pushed only at or above this accuracy on the "

@@ -152,7 +152,8 @@ def _counts(output):
 
 
 def _expected_kept(confidence_threshold=0.0, max_volume_multiple=100.0, max_per_query=0,
-                   drop_human_labeled_pairs=1, balance_languages=0, batch_size=None):
+                   drop_human_labeled_pairs=1, balance_languages=0, batch_size=None,
+                   score_all_unlabeled=0):
     """Reference selection in plain Python."""
     rows = [(q, i, lang or "und", float(np.float32(c))) for q, i, lang, c in GOOD_UNLABELED]
     if drop_human_labeled_pairs:
@@ -184,7 +185,7 @@ SETTINGS = [
     {},
     {"confidence_threshold": 0.6, "max_per_query": 2, "max_volume_multiple": 0.5},
     {"drop_human_labeled_pairs": 0, "balance_languages": 1, "max_volume_multiple": 0.0,
-     "batch_size": 3},
+     "batch_size": 3, "score_all_unlabeled": 1},
 ]
 _RUNS = {}
 
@@ -326,7 +327,7 @@ def test_component_wiring():
     assert labeler.exec_properties == {
         "num_grades": 5, "confidence_threshold": 0.4, "max_volume_multiple": 100.0,
         "max_per_query": 10, "drop_human_labeled_pairs": 1, "balance_languages": 1,
-        "batch_size": 64, "eval_holdout_percent": 0.0,
+        "batch_size": 64, "eval_holdout_percent": 0.0, "score_all_unlabeled": 0,
     }
     assert labeler.with_beam_pipeline_args(["--direct_num_workers=1"]) is labeler
     with pytest.raises(ValueError):
@@ -359,6 +360,54 @@ def test_a_zero_budget_sends_no_unlabeled_row_to_the_teacher(inputs, tmp_path_fa
         counts["unlabeled_in"] - NUM_UNPARSEABLE - counts["filtered"]["already_labeled"])
     assert counts["unlabeled_in"] == sum(counts["filtered"].values())
     assert _pairs(_read_split(output, contract.SPLIT_TRAIN), contract.LABEL_SOURCE_HUMAN)
+
+
+def _sampling_examples(root):
+    """240 unlabeled rows: 4 languages x 6 queries x 10 items, confidences alternating
+    0.9 and 0.3 (half pass a 0.5 threshold)."""
+    rows = [_example(f"s{lang}{q}", f"it{q}_{i}", lang, "0.9" if i % 2 else "0.3")
+            for lang in ("en", "de", "zh", "fr") for q in range(6) for i in range(10)]
+    return _make_examples(str(root), rows)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5], ids=["no-threshold", "pilot"])
+def test_a_binding_cap_scores_a_stratified_sample_and_counts_the_rest(
+        inputs, tmp_path, monkeypatch, threshold):
+    from components.pseudo_labeler import sampling
+
+    # A pool of 240 against a pilot of 48 rows: the pilot measures the keep rate (0.5).
+    monkeypatch.setattr(sampling, "PILOT_ROWS", 48)
+    examples = _sampling_examples(tmp_path / "examples")
+    output = _run({"examples": examples, "model": inputs["model"]}, tmp_path / "out",
+                  confidence_threshold=threshold, max_volume_multiple=5.0)  # budget 30
+    counts = _counts(output)
+    filtered = counts["filtered"]
+    assert counts["unlabeled_in"] == 240
+    assert counts["pseudo_labeled_out"] == 30
+    assert counts["unlabeled_in"] == counts["pseudo_labeled_out"] + sum(filtered.values())
+    # Scored: the sample the cap needs (MARGIN 1.25 over 30 at the keep rate), not 240.
+    expected_scored = 1.25 * 30 / (1.0 if threshold == 0 else 0.5)
+    scored = 240 - filtered["not_sampled"]
+    assert abs(scored - expected_scored) <= 24, filtered  # one row of rounding per query
+    assert filtered["volume_cap"] + filtered["low_confidence"] == scored - 30
+    if threshold:
+        assert filtered["low_confidence"] > 0
+    # Stratified: every language is sampled and gets pseudo-labels.
+    assert all(v["out"] > 0 for v in counts["by_language"].values()), counts["by_language"]
+
+
+def test_a_query_sample_is_floor_or_ceil_of_its_share_and_nested():
+    from components.pseudo_labeler import sampling
+
+    for query in (b"q1", b"q2", b"q3"):
+        pairs = [query + b"\x1f" + str(i).encode() for i in range(7)]
+        positions = sampling.query_positions(query, pairs)
+        assert sorted(positions) == sorted(pairs)
+        for fraction in (0.1, 0.3, 0.5, 0.95):
+            drawn = {p for p, x in positions.items() if x < fraction}
+            assert len(drawn) in (math.floor(fraction * 7), math.ceil(fraction * 7))
+            smaller = {p for p, x in positions.items() if x < fraction / 2}
+            assert smaller <= drawn
 
 
 # (query_id, item_id, language, description): four scripts, and one description long

@@ -58,6 +58,7 @@ class PseudoLabeler(base_beam_component.BaseBeamComponent):
         balance_languages: bool = _DEFAULTS.balance_languages,
         batch_size: int = _DEFAULTS.batch_size,
         eval_holdout_percent: float = _DEFAULTS.eval_holdout_percent,
+        score_all_unlabeled: bool = _DEFAULTS.score_all_unlabeled,
     ):
         """Args:
         examples: Examples with splits train, eval (graded) and unlabeled.
@@ -73,6 +74,9 @@ class PseudoLabeler(base_beam_component.BaseBeamComponent):
         batch_size: examples per teacher call.
         eval_holdout_percent: share of pseudo-labeled queries written to `eval`
             instead of `train` (0-100).
+        score_all_unlabeled: when a volume cap binds, score the whole unlabeled pool
+            and keep the most confident rows, instead of scoring only the sample the
+            cap needs (`sampling.py`; rows not drawn count as `not_sampled`).
         """
         if num_grades < 2:
             raise ValueError(f"num_grades must be >= 2, got {num_grades}")
@@ -99,5 +103,6 @@ class PseudoLabeler(base_beam_component.BaseBeamComponent):
             balance_languages=int(bool(balance_languages)),
             batch_size=int(batch_size),
             eval_holdout_percent=float(eval_holdout_percent),
+            score_all_unlabeled=int(bool(score_all_unlabeled)),
         )
         super().__init__(spec=spec)

@@ -28,6 +28,7 @@ DROP_HUMAN_LABELED_PAIRS_KEY = "drop_human_labeled_pairs"
 BALANCE_LANGUAGES_KEY = "balance_languages"
 BATCH_SIZE_KEY = "batch_size"
 EVAL_HOLDOUT_PERCENT_KEY = "eval_holdout_percent"
+SCORE_ALL_UNLABELED_KEY = "score_all_unlabeled"
 
 # The execution parameters' defaults, as MLMD stores them, from the one LabelingConfig.
 DEFAULTS = {
@@ -39,6 +40,7 @@ DEFAULTS = {
     BALANCE_LANGUAGES_KEY: int(LabelingConfig.balance_languages),
     BATCH_SIZE_KEY: LabelingConfig.batch_size,
     EVAL_HOLDOUT_PERCENT_KEY: LabelingConfig.eval_holdout_percent,
+    SCORE_ALL_UNLABELED_KEY: int(LabelingConfig.score_all_unlabeled),
 }
 
 _PARAMETER_TYPES = {
@@ -50,6 +52,7 @@ _PARAMETER_TYPES = {
     BALANCE_LANGUAGES_KEY: int,
     BATCH_SIZE_KEY: int,
     EVAL_HOLDOUT_PERCENT_KEY: float,
+    SCORE_ALL_UNLABELED_KEY: int,
 }
 
 

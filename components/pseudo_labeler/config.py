@@ -26,3 +26,6 @@ class LabelingConfig:
     balance_languages: bool = False
     batch_size: int = 64
     eval_holdout_percent: float = 0.0
+    # When a volume cap binds, score only the sample it needs (sampling.py); True scores
+    # the whole pool and keeps the most confident rows.
+    score_all_unlabeled: bool = False

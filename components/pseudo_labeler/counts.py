@@ -38,6 +38,7 @@ LOW_CONFIDENCE = "low_confidence"  # max probability below confidence_threshold
 PER_QUERY_CAP = "per_query_cap"
 VOLUME_CAP = "volume_cap"
 LANGUAGE_CAP = "language_cap"  # the volume budget split evenly over languages
+NOT_SAMPLED = "not_sampled"  # the cap needed only a sample of the pool scored (sampling.py)
 REASONS = (
     UNPARSEABLE,
     TEACHER_ERROR,
@@ -46,6 +47,7 @@ REASONS = (
     PER_QUERY_CAP,
     VOLUME_CAP,
     LANGUAGE_CAP,
+    NOT_SAMPLED,
 )
 
 COUNTS_FILE_NAME = "pseudo_label_counts.json"

@@ -45,6 +45,7 @@ def _config_from(exec_properties: Dict[str, Any], model_path: str, teacher_id: s
         balance_languages=bool(get(spec_lib.BALANCE_LANGUAGES_KEY, int)),
         batch_size=get(spec_lib.BATCH_SIZE_KEY, int),
         eval_holdout_percent=get(spec_lib.EVAL_HOLDOUT_PERCENT_KEY, float),
+        score_all_unlabeled=bool(get(spec_lib.SCORE_ALL_UNLABELED_KEY, int)),
     )
 
 

@@ -19,9 +19,10 @@ from typing import Dict, List, Optional
 
 import apache_beam as beam
 
-from components.pseudo_labeler import counts, ranking, records, selection
+from components.pseudo_labeler import counts, ranking, records, sampling, selection
 from components.pseudo_labeler.config import LabelingConfig  # noqa: F401 - re-exported
 from components.pseudo_labeler.records import Candidate
+from components.pseudo_labeler.scoring import score_candidates
 from components.pseudo_labeler.teacher import ScoreWithTeacher
 from components.sharded_writer import WriteDeterministicShards
 from relevance import contract
@@ -71,60 +72,6 @@ def _parse(raw, split: str):
         counts.UNPARSEABLE, main=_PARSED
     )
     return parsed[_PARSED], parsed[counts.UNPARSEABLE]
-
-
-# Upper bounds (UTF-8 bytes of query + item text) of the length buckets the teacher
-# batches by. The teacher cuts each call to its longest row, so a batch of short rows
-# costs less than a batch that mixes them with long ones; beyond the last bound rows
-# fill the teacher's whole sequence anyway.
-LENGTH_BUCKET_BOUNDS = (64, 128, 192, 256, 384)
-
-
-def length_bucket(text_bytes: int) -> int:
-    """The length bucket of a row with `text_bytes` bytes of text.
-
-    >>> [length_bucket(n) for n in (10, 64, 65, 300, 5000)]
-    [0, 0, 1, 4, 5]
-    """
-    return next((i for i, bound in enumerate(LENGTH_BUCKET_BOUNDS) if text_bytes <= bound),
-                len(LENGTH_BUCKET_BOUNDS))
-
-
-# Rows of one length bucket are spread over this many groups, so a bucket is batched
-# by several workers, not one.
-LENGTH_BUCKET_SHARDS = 16
-
-
-def _chunks(rows: List[Candidate], size: int):
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
-
-
-def _length_batches(candidates, split: str, batch_size: int):
-    """Batches of `batch_size` rows (the last of each group smaller) from one length
-    bucket each, the same batches whatever the runner: rows are grouped by (bucket,
-    hash of the pair) and each group is cut in its pairs' order."""
-    def key(candidate):
-        bucket = length_bucket(candidate.text_bytes)
-        return (bucket, ranking.stable_hash(candidate.pair) % LENGTH_BUCKET_SHARDS), candidate
-
-    return (
-        candidates
-        | f"KeyByLength[{split}]" >> beam.Map(key)
-        | f"GroupByLength[{split}]" >> beam.GroupByKey()
-        | f"Batch[{split}]" >> beam.FlatMap(
-            lambda group: _chunks(sorted(group[1], key=lambda c: c.pair), batch_size))
-    )
-
-
-def _score(candidates, split: str, config: LabelingConfig, expected_rows: int = 0):
-    return (
-        _length_batches(candidates, split, config.batch_size)
-        | f"Score[{split}]"
-        >> beam.ParDo(ScoreWithTeacher(config.model_path, config.num_grades,
-                                       progress_label=split, expected_rows=expected_rows)
-                      ).with_outputs(ScoreWithTeacher.FAILED, main="scored")
-    )
 
 
 def _to_dir(records, output_dir: str, label: str):
@@ -248,7 +195,7 @@ def _label_human_splits(pipeline, config: LabelingConfig, paths: LabelingPaths,
                          (contract.SPLIT_EVAL, counts.HUMAN_EVAL)):
         raw = _read_split(pipeline, split, paths.input_patterns[split])
         parsed, unparseable = _parse(raw, split)
-        scored = _score(parsed, split, config, paths.expected_rows.get(split, 0))
+        scored = score_candidates(parsed, split, config, paths.expected_rows.get(split, 0))
         human_pairs.append(parsed | f"HumanPair[{split}]" >> beam.Map(lambda c: (c.pair, None)))
         failed = scored[ScoreWithTeacher.FAILED] | f"FailedBytes[{split}]" >> beam.Map(
             lambda c: c.serialized
@@ -293,8 +240,15 @@ def _label_unlabeled(pipeline, config: LabelingConfig, paths: LabelingPaths, hum
         events.append(_events(unbudgeted, "CountNoBudget",
                               lambda _: counts.filtered(volume_reason)))
 
-    scored = _score(candidates, split, config, paths.expected_rows.get(split, 0))
-    failed = scored[ScoreWithTeacher.FAILED]
+    if budget is not None and not config.score_all_unlabeled:
+        scored, failed, not_sampled = sampling.score_sample(
+            candidates, budget, config, selection.budget_group_fn(config.balance_languages),
+            lambda rows, label, expected: score_candidates(rows, label, config, expected))
+        events.append(_events(not_sampled, "CountNotSampled",
+                              lambda _: counts.filtered(counts.NOT_SAMPLED)))
+    else:
+        outputs = score_candidates(candidates, split, config, paths.expected_rows.get(split, 0))
+        scored, failed = outputs["scored"], outputs[ScoreWithTeacher.FAILED]
     events.append(_events(failed, "CountTeacherError",
                           lambda _: counts.filtered(counts.TEACHER_ERROR)))
     quarantine[split] = (
@@ -302,7 +256,7 @@ def _label_unlabeled(pipeline, config: LabelingConfig, paths: LabelingPaths, hum
         failed | "FailedBytes[unlabeled]" >> beam.Map(lambda c: c.serialized),
     ) | "Quarantine[unlabeled]" >> beam.Flatten()
 
-    confident, low_confidence = _drop_low_confidence(scored["scored"], config.confidence_threshold)
+    confident, low_confidence = _drop_low_confidence(scored, config.confidence_threshold)
     events.append(_events(low_confidence, "CountLowConfidence",
                           lambda _: counts.filtered(counts.LOW_CONFIDENCE)))
 

@@ -99,6 +99,11 @@ def _histogram_entry(group_fn: Callable[[Candidate], str], candidate: Candidate)
     return (group_fn(candidate), ranking.confidence_bucket(candidate.confidence)), 1
 
 
+def budget_group_fn(balance_languages: bool) -> Callable[[Candidate], str]:
+    """What a candidate's volume budget is shared with: its language, or every row."""
+    return _language_group if balance_languages else _no_group
+
+
 class CapVolume(beam.PTransform):
     """Keeps at most `total_budget` candidates overall, or per language when balancing.
 
@@ -114,7 +119,7 @@ class CapVolume(beam.PTransform):
         self._balance_languages = balance_languages
 
     def expand(self, candidates):
-        group_fn = _language_group if self._balance_languages else _no_group
+        group_fn = budget_group_fn(self._balance_languages)
         balance = self._balance_languages
         candidates_per_group = (
             candidates

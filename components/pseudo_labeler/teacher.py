@@ -101,8 +101,11 @@ class ScoreWithTeacher(beam.DoFn):
         self._rows_scored.inc()
         return candidate._replace(probabilities=values)
 
-    def process(self, batch: Iterable[Candidate]) -> Iterable:
+    def process(self, batch: Iterable[Candidate], expected_rows: int = 0) -> Iterable:
         batch = list(batch)
+        if expected_rows and not self._progress.total:
+            # A sampled pool's size is known only when the graph runs (a side input).
+            self._progress.total = int(expected_rows)
         self._progress.update(len(batch))
         try:
             probabilities = self._predict([c.serialized for c in batch])

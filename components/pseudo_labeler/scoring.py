@@ -1,0 +1,82 @@
+"""Scoring candidates with the teacher in batches of similar length.
+
+The teacher cuts each call to its longest row, so a batch of short rows costs less than
+a batch that mixes them with long ones. Rows are grouped by a length bucket (and a
+stable hash, so a bucket is batched by several workers) and cut into batches in their
+pairs' order: the same batches whatever the runner.
+
+Example:
+
+    scored = score_candidates(candidates, "unlabeled", config)
+    scored["scored"], scored[ScoreWithTeacher.FAILED]
+"""
+
+from typing import List
+
+import apache_beam as beam
+
+from components.pseudo_labeler import ranking
+from components.pseudo_labeler.config import LabelingConfig
+from components.pseudo_labeler.records import Candidate
+from components.pseudo_labeler.teacher import ScoreWithTeacher
+
+
+# Upper bounds (UTF-8 bytes of query + item text) of the length buckets the teacher
+# batches by. The teacher cuts each call to its longest row, so a batch of short rows
+# costs less than a batch that mixes them with long ones; beyond the last bound rows
+# fill the teacher's whole sequence anyway.
+LENGTH_BUCKET_BOUNDS = (64, 128, 192, 256, 384)
+
+
+def length_bucket(text_bytes: int) -> int:
+    """The length bucket of a row with `text_bytes` bytes of text.
+
+    >>> [length_bucket(n) for n in (10, 64, 65, 300, 5000)]
+    [0, 0, 1, 4, 5]
+    """
+    return next((i for i, bound in enumerate(LENGTH_BUCKET_BOUNDS) if text_bytes <= bound),
+                len(LENGTH_BUCKET_BOUNDS))
+
+
+# Rows of one length bucket are spread over this many groups, so a bucket is batched
+# by several workers, not one.
+LENGTH_BUCKET_SHARDS = 16
+
+
+def _chunks(rows: List[Candidate], size: int):
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def _length_batches(candidates, split: str, batch_size: int):
+    """Batches of `batch_size` rows (the last of each group smaller) from one length
+    bucket each, the same batches whatever the runner: rows are grouped by (bucket,
+    hash of the pair) and each group is cut in its pairs' order."""
+    def key(candidate):
+        bucket = length_bucket(candidate.text_bytes)
+        return (bucket, ranking.stable_hash(candidate.pair) % LENGTH_BUCKET_SHARDS), candidate
+
+    return (
+        candidates
+        | f"KeyByLength[{split}]" >> beam.Map(key)
+        | f"GroupByLength[{split}]" >> beam.GroupByKey()
+        | f"Batch[{split}]" >> beam.FlatMap(
+            lambda group: _chunks(sorted(group[1], key=lambda c: c.pair), batch_size))
+    )
+
+
+def score_candidates(candidates, split: str, config: LabelingConfig, expected_rows=0):
+    """Scored candidates (main output "scored") and the rows the teacher failed on
+    (`ScoreWithTeacher.FAILED`). `expected_rows`: the rows to score, an int or a
+    singleton PCollection (for the progress's percentage and ETA; 0: unknown)."""
+    side = {}
+    if isinstance(expected_rows, beam.PCollection):
+        side["expected_rows"] = beam.pvalue.AsSingleton(expected_rows)
+        expected_rows = 0
+    return (
+        _length_batches(candidates, split, config.batch_size)
+        | f"Score[{split}]"
+        >> beam.ParDo(ScoreWithTeacher(config.model_path, config.num_grades,
+                                       progress_label=split, expected_rows=expected_rows),
+                      **side).with_outputs(ScoreWithTeacher.FAILED, main="scored")
+    )
