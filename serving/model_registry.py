@@ -5,8 +5,9 @@ directory changes it loads that version, replays its warmup requests, and only t
 swaps it in, under a lock, as the version new requests get. Requests already running
 hold a lease on the version they started with; a retired version is dropped when its
 last lease ends, so a swap never fails a request in flight. A version that fails to load
-(e.g. still being copied) is retried when its directory changes; the current version
-keeps serving meanwhile.
+(e.g. still being copied) is logged with its error and retried when its directory
+changes; the current version keeps serving meanwhile, and at start the newest version
+that loads is served.
 """
 
 import contextlib
@@ -18,7 +19,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 
 import grpc
 
-from serving.errors import RequestRejected
+from serving.errors import RequestRejected, shown
 from models.export_layout import list_versions, read_warmup_requests
 from serving.loaded_version import LoadedVersion, read_version_fingerprint
 
@@ -100,7 +101,13 @@ class ModelRegistry:
     # -- loading -----------------------------------------------------------------------
 
     def poll_once(self) -> bool:
-        """Loads the newest version if it is not the one served; True if it swapped."""
+        """Serves the newest version that loads; True if it swapped.
+
+        Versions are tried newest first, down to the one served: a newest version that
+        fails (a truncated copy, say) leaves the next one to serve, where TF Serving's
+        "latest" policy would serve nothing. A version that failed is tried again only
+        once its directory changes.
+        """
         with self._poll_lock:
             versions = list_versions(self.model_base_path)
             if not versions:
@@ -108,15 +115,16 @@ class ModelRegistry:
                     log.warning("no version left under %s; still serving version %d from memory",
                                 self.model_base_path, self._current.version)
                 return False
-            # The newest directory wins; if it was deleted, an older one takes over again,
-            # as with TF Serving's default "latest" policy.
-            version, path = versions[-1]
-            if self._current is not None and self._current.version == version:
-                return False
-            fingerprint = read_version_fingerprint(path)
-            if self._failed.get(version) == fingerprint:
-                return False
-            return self._load_and_swap(version, path, fingerprint)
+            # If the served directory was deleted, an older one takes over again.
+            for version, path in reversed(versions):
+                if self._current is not None and self._current.version == version:
+                    return False
+                fingerprint = read_version_fingerprint(path)
+                if self._failed.get(version) == fingerprint:
+                    continue
+                if self._load_and_swap(version, path, fingerprint):
+                    return True
+            return False
 
     def _load_and_swap(self, version: int, path: str, fingerprint) -> bool:
         self._set_state(version, LOADING)
@@ -200,12 +208,12 @@ class ModelRegistry:
                                   f"model_spec.name is empty; this server serves '{self.model_name}'")
         if name != self.model_name:
             raise RequestRejected(grpc.StatusCode.NOT_FOUND,
-                                  f"no model named '{name}' is served here; this server serves "
+                                  f"no model named {shown(name)} is served here; this server serves "
                                   f"'{self.model_name}'")
         if label:
             # TF Serving answers unknown labels with INVALID_ARGUMENT; this server assigns none.
             raise RequestRejected(grpc.StatusCode.INVALID_ARGUMENT,
-                                  f"version label '{label}' is not assigned; ask for a version "
+                                  f"version label {shown(label)} is not assigned; ask for a version "
                                   "number, or none for the newest")
         return version
 
