@@ -212,6 +212,15 @@ class RestGateway:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         if self._is_shutting_down():
             return _error(503, "the server is shutting down", close=True)
+        # In flight from its headers on: a body still uploading when the server is told
+        # to stop is read and answered within the grace period, like a running request.
+        self._in_flight += 1
+        try:
+            return await self._answer(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method not in ("GET", "POST"):
             return _error(501, f"method {request.method} is not supported; use GET or POST")
         limit = self.limits.max_message_bytes
@@ -232,12 +241,8 @@ class RestGateway:
             log.info("REST %s %s: the body could not be read: %s", request.method,
                      request.raw_path, " ".join(str(error).split()))
             return _error(400, f"the body could not be read: {error}", close=True)
-        self._in_flight += 1
-        try:
-            status, payload = await self._loop.run_in_executor(
-                self._pool, self.api.answer, request.method, request.raw_path, body)
-        finally:
-            self._in_flight -= 1
+        status, payload = await self._loop.run_in_executor(
+            self._pool, self.api.answer, request.method, request.raw_path, body)
         return _response(status, payload)
 
     async def _drain(self, grace_s: float) -> None:
