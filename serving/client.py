@@ -215,6 +215,7 @@ def _read_candidates(path: str) -> List[Dict]:
                 raise ValueError(f"{path} line {number}: not JSON: {error}") from None
             if not isinstance(row, dict):
                 raise ValueError(f"{path} line {number}: expected a JSON object per line")
+            _require_unicode(row, f"{path} line {number}")
             candidates.append(row)
     if not candidates:
         raise ValueError(f"{path}: no candidates (one JSON object per line, e.g. "
@@ -222,9 +223,20 @@ def _read_candidates(path: str) -> List[Dict]:
     return candidates
 
 
+def _require_unicode(value, where: str) -> None:
+    """JSON's "\\ud800" escape decodes to a lone surrogate, which no UTF-8 request can
+    carry: say where it is rather than fail while encoding the request."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{where}: holds a string that is not valid Unicode (a lone "
+                         "surrogate such as \\ud800); fix or drop it") from None
+
+
 def score_main(args) -> int:
     """Prints one JSON line per candidate; returns 0, or 2 on a usage/server error."""
     try:
+        _require_unicode(args.query, "--query")
         candidates = _read_candidates(args.candidates)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

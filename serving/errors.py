@@ -10,9 +10,31 @@ from typing import Optional
 
 import grpc
 
+# A client value quoted in an error is cut to this many characters: the answer's
+# message travels in gRPC metadata, which clients cap (8 KiB by default), so a long
+# echo would turn NOT_FOUND into RESOURCE_EXHAUSTED on the client's side.
+ECHO_CHARS = 64
+MAX_MESSAGE_CHARS = 1000
+
+
+def shown(value) -> str:
+    """A value the client sent, as an error message quotes it: cut, with its length.
+
+    Example:
+        >>> shown("serving_default"), shown("s" * 100)[-19:]
+        ("'serving_default'", "…' (100 characters)")
+    """
+    text = str(value)
+    if len(text) <= ECHO_CHARS:
+        return f"'{text}'"
+    return f"'{text[:ECHO_CHARS]}…' ({len(text)} characters)"
+
 
 class RequestRejected(Exception):
     """A request the server refuses, with the gRPC status code to answer.
+
+    Client values in the message go through `shown`; the message as a whole is cut to
+    `MAX_MESSAGE_CHARS` as well, in case one is quoted some other way.
 
     Example:
         >>> import grpc
@@ -22,6 +44,8 @@ class RequestRejected(Exception):
     """
 
     def __init__(self, code: grpc.StatusCode, message: str):
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + "… (message cut)"
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message

@@ -7,7 +7,7 @@ import grpc
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
-from serving.errors import RequestRejected
+from serving.errors import RequestRejected, shown
 from serving.positional_signature import PositionalSignature
 from models.export import load_relevance_model
 
@@ -67,7 +67,7 @@ class LoadedVersion:
     def _unknown_signature(self, name: str) -> RequestRejected:
         return RequestRejected(
             grpc.StatusCode.NOT_FOUND,
-            f"signature '{name}' not found in version {self.version}; "
+            f"signature {shown(name)} not found in version {self.version}; "
             f"available: {', '.join(sorted(self.signature_names()))}",
         )
 

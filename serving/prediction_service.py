@@ -11,7 +11,7 @@ from tensorflow_serving.apis import (
 )
 
 from relevance import contract
-from serving.errors import RequestRejected
+from serving.errors import RequestRejected, shown
 from serving.model_registry import ModelRegistry
 from serving.signature_runner import SignatureRunner
 from models.tensor_codec import numpy_to_proto
@@ -140,7 +140,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise RequestRejected(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"metadata_field must be exactly ['{SIGNATURE_DEF_FIELD}'] (the only metadata "
-                f"TF Serving offers), got {fields}",
+                f"TF Serving offers), got {shown(fields)}",
             )
         with self.registry.acquire(version) as loaded:
             signature_map = get_model_metadata_pb2.SignatureDefMap()

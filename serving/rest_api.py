@@ -24,7 +24,7 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
 
 from relevance import contract
-from serving.errors import RequestRejected
+from serving.errors import RequestRejected, shown
 from serving.model_registry import ModelRegistry
 from serving.signature_runner import SignatureRunner
 
@@ -41,12 +41,27 @@ HTTP_STATUS = {
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.UNIMPLEMENTED: 501,
 }
+_MAX_VERSION = 2**63 - 1
 # A JSON string literal (escapes included), unrolled so that long strings match fast.
 _STRING_LITERAL = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 
 
 def _invalid(message: str) -> RequestRejected:
     return RequestRejected(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def _version_number(digits: Optional[str]) -> Optional[int]:
+    """The version of a path, an int64 as in TF Serving; INVALID_ARGUMENT beyond that
+    (and before `int()`, which refuses strings of more than 4,300 digits).
+
+    >>> _version_number("3"), _version_number(None)
+    (3, None)
+    """
+    if digits is None:
+        return None
+    if len(digits) > len(str(_MAX_VERSION)) or int(digits) > _MAX_VERSION:
+        raise _invalid(f"version {shown(digits)} is not a 64-bit integer")
+    return int(digits)
 
 
 def nesting_depth(body: bytes) -> int:
@@ -164,7 +179,7 @@ class RestApi:
     ...               SignatureRunner(ServingLimits()))
     >>> status, payload = api.answer("GET", "/v2/models", b"")
     >>> status, json.loads(payload)["error"]
-    (404, 'unknown path /v2/models; try /v1/models/m')
+    (404, "unknown path '/v2/models'; try /v1/models/m")
     """
 
     def __init__(self, registry: ModelRegistry, runner: SignatureRunner):
@@ -183,15 +198,15 @@ class RestApi:
         except RequestRejected as rejected:
             return HTTP_STATUS.get(rejected.code, 500), {"error": rejected.message}
         except Exception as error:
-            log.exception("REST %s %s failed", method, path)
+            log.exception("REST %s %s failed", method, shown(path))
             return 500, {"error": f"internal error: {error}"}
 
     def _route(self, method: str, path: str, body: bytes):
         match = _PATH.match(path.split("?")[0])
         if not match:
-            raise RequestRejected(grpc.StatusCode.NOT_FOUND,
-                                  f"unknown path {path}; try /v1/models/{self.registry.model_name}")
-        version = int(match["version"]) if match["version"] else None
+            raise RequestRejected(grpc.StatusCode.NOT_FOUND, f"unknown path {shown(path)}; "
+                                                             f"try /v1/models/{self.registry.model_name}")
+        version = _version_number(match["version"])
         version = self.registry.resolve(match["name"], version, match["label"] or "")
         suffix = match["suffix"] or ""
         if method == "GET" and suffix == "":
@@ -200,7 +215,7 @@ class RestApi:
             return self._metadata(version)
         if method == "POST" and suffix == ":predict":
             return self._predict(version, body)
-        raise RequestRejected(grpc.StatusCode.NOT_FOUND, f"no {method} handler for {path}")
+        raise RequestRejected(grpc.StatusCode.NOT_FOUND, f"no {method} handler for {shown(path)}")
 
     def _status(self, version):
         states = [s for s in self.registry.version_states()

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from relevance import contract
-from serving.errors import RequestRejected
+from serving.errors import RequestRejected, shown
 from serving.limits import ServingLimits
 from serving.loaded_version import LoadedVersion
 from serving.positional_signature import PositionalSignature
@@ -77,14 +77,14 @@ class SignatureRunner:
             try:
                 headers[name] = (proto_dtype(proto), proto_shape(proto))
             except ValueError as error:
-                raise _invalid(f"input '{name}': {error}") from None
+                raise _invalid(f"input {shown(name)}: {error}") from None
         self._check_headers(signature_name, specs, headers)
         arrays = {}
         for name, proto in inputs.items():
             try:
                 arrays[name] = proto_to_numpy(proto)
             except Exception as error:  # any undecodable tensor is the client's mistake
-                raise _invalid(f"input '{name}' cannot be decoded: {error}") from None
+                raise _invalid(f"input {shown(name)} cannot be decoded: {error}") from None
             if specs[name].dtype == tf.string:
                 # On the decoded array: reading the proto's repeated field again would
                 # convert every string a second time (a quarter of a millisecond per request).
@@ -141,7 +141,7 @@ class SignatureRunner:
         unknown = sorted(names - set(specs))
         if unknown:
             raise _invalid(
-                f"input '{unknown[0]}' is not an input of signature '{signature_name}'; "
+                f"input {shown(unknown[0])} is not an input of signature '{signature_name}'; "
                 f"its inputs are: {', '.join(sorted(specs))}"
             )
         missing = sorted(set(specs) - names)
@@ -211,7 +211,7 @@ class SignatureRunner:
         known = set(function.structured_outputs.keys())
         for name in wanted:
             if name not in known:
-                raise _invalid(f"output_filter names '{name}', not an output of signature "
+                raise _invalid(f"output_filter names {shown(name)}, not an output of signature "
                                f"'{signature_name}'; its outputs are: {', '.join(sorted(known))}")
 
         positional = version.positional(signature_name)
