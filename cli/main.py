@@ -20,7 +20,8 @@ from cli.caption_flags import caption_overrides, prepare_demo_captions
 from cli.flag_checks import FlagParser, int_at_least, output_file
 from cli.presets_cli import prepare_teacher_preset
 from cli.run_flags import add_model_flags, add_run_flags
-from cli.run_log import RunFailed, routed_logs
+from cli.run_log import RunFailed, disk_full_message, routed_logs
+from cli.workdir_lock import workdir_lock
 from relevance import contract
 from relevance.adapters import ADAPTERS
 from relevance.errors import InputError
@@ -317,9 +318,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command in ("demo", "run", "compile"):
             _teacher_and_student(args)  # bad model flags fail before the slow TFX imports
         if args.command == "demo":
-            _demo(args)
+            with workdir_lock(os.path.abspath(args.workdir)):
+                _demo(args)
         elif args.command == "run":
-            _run_pipeline(args, args.labeled, args.unlabeled, args.format)
+            with workdir_lock(os.path.abspath(args.workdir)):
+                _run_pipeline(args, args.labeled, args.unlabeled, args.format)
         elif args.command == "compile":
             _compile(args)
         elif args.command == "evaluate":
@@ -347,6 +350,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_USER_ERROR
     except RunFailed as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if disk_full_message(error) is None:
+            raise
+        print(f"error: {disk_full_message(error)}", file=sys.stderr)
         return 1
     return 0
 

@@ -14,12 +14,13 @@ True
 """
 
 import contextlib
+import errno
 import io
 import logging
 import os
 import sys
 import warnings
-from typing import Iterator, TextIO
+from typing import Iterator, Optional, TextIO
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _active_terminal = None
@@ -96,4 +97,22 @@ def routed_logs(log_path: str, verbose: bool) -> Iterator[TextIO]:
             os.close(saved)
         if terminal is not saved_streams[0]:
             terminal.close()
-        log_file.close()
+        # On a full disk the log's last lines cannot be written: the error that stopped
+        # the run is the one to show, not a second one from closing its log.
+        with contextlib.suppress(OSError):
+            log_file.close()
+
+
+def disk_full_message(error: OSError) -> Optional[str]:
+    """The one line to show for a write that failed because the disk (or the quota) is
+    full, else None.
+
+    >>> import errno
+    >>> disk_full_message(OSError(errno.ENOSPC, "No space left on device", "w/run.log"))
+    'no space left on device writing w/run.log; free some space and run again (finished components are reused)'
+    """
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    where = f" writing {error.filename}" if error.filename else ""
+    return (f"{os.strerror(error.errno).lower()}{where}; free some space and run again "
+            "(finished components are reused)")
