@@ -8,6 +8,7 @@ Modules:
     caption_flags, evaluate_flags, score_flags, serve_flags, serve_config_flags,
     presets_cli         each command's flags (no TensorFlow: `--help` stays fast)
     staging             the pre-check of the input files and their staging for ExampleGen
+    workdir_lock        one run per workdir
     console, progress_display, run_console, run_log
                         what the terminal shows during a run; framework logs to a file
 """

@@ -182,3 +182,43 @@ def test_labels_with_a_single_query_stop_before_any_work(tmp_path, capsys):
                          "--workdir", str(workdir), "--teacher-preset", "from-scratch"], capsys)
     _one_line(code, err, "labeled.jsonl")
     assert not os.path.exists(workdir / "pipeline")
+
+
+# ---------------------------------------------------------------- forecast = ExampleGen = evaluate
+
+
+def test_forecast_example_gen_and_evaluate_count_crowdflower_rows_alike(tmp_path):
+    from tfx.types import standard_artifacts, standard_component_specs
+    from tfx.utils import proto_utils
+
+    from components.example_gen.component import relevance_example_gen
+    from components.example_gen.executor import Executor, read_ingest_counts
+    from components.example_gen.options import ExampleGenOptions
+
+    base = tmp_path / "inputs"
+    (base / "labeled").mkdir(parents=True)
+    (base / "unlabeled").mkdir()
+    bad = {2: "abc", 5: "2.5", 7: "NaN", 9: "9"}
+    labeled = _crowdflower(base / "labeled" / "train.csv", bad, rows=20)
+    unlabeled = _crowdflower(base / "unlabeled" / "test.csv", {1: "abc"}, rows=6)
+    checks = preflight([labeled], [unlabeled], "crowdflower", 4)
+
+    component = relevance_example_gen(str(base), ExampleGenOptions(input_format="crowdflower",
+                                                                   num_grades=4))
+    exec_properties = {
+        k: (v if isinstance(v, (str, int)) or v is None else proto_utils.proto_to_json(v))
+        for k, v in component.exec_properties.items()
+    }
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "out")
+    Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
+    counts = read_ingest_counts(examples.uri)
+
+    forecast = {"bad_grade": 2, "missing_grade": 1, "grade_out_of_range": 1}
+    assert checks[0].reason_counts == forecast and checks[1].reason_counts == {}
+    assert counts["quarantined_by_reason"] == forecast
+    assert (counts["labeled_in"], counts["unlabeled_in"]) == (20, 6)
+    assert counts["labeled_in"] + counts["unlabeled_in"] == (
+        sum(counts["out"].values()) + counts["quarantined"])
+    records, _ = load_labeled_records(labeled, "crowdflower", None)
+    assert len(records) == counts["out"]["train"] + counts["out"]["eval"] == 16
