@@ -348,3 +348,17 @@ def test_match_features_reach_the_head_and_the_export(tmp_path, presets):
     np.testing.assert_allclose(features["match_features"].numpy()[0], [1.0, 1.0])
     assert features["match_features"].shape == (4, 2)
     _export_and_serve(teacher, str(tmp_path / "export"))
+
+
+@pytest.mark.parametrize("freeze_embeddings", [True, False])
+def test_the_prior_shares_a_frozen_token_table_with_the_pair_branch(tmp_path, presets,
+                                                                   freeze_embeddings):
+    teacher, config = _teacher(presets, ENCODERS[0], similarity_prior=True,
+                               freeze_embeddings=freeze_embeddings)
+    pair_table = teacher.backbone.token_embedding.embeddings
+    prior_table = teacher.network.get_layer("prior_backbone").token_embedding.embeddings
+    assert (prior_table is pair_table) == freeze_embeddings
+    weights = teacher.network.weights
+    assert len({id(w) for w in weights}) == len(weights)  # each variable listed once
+    _train_one_step(teacher, config)
+    _export_and_serve(teacher, str(tmp_path / "export"))

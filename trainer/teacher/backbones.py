@@ -199,3 +199,31 @@ def configure_trainable(backbone, config) -> None:
         if embedding is None:
             raise ValueError(f"{type(backbone).__name__} has no token_embedding to freeze")
         embedding.trainable = False
+
+
+def share_token_embedding(source, target) -> bool:
+    """Makes `target`'s token embedding table the very variable of `source`'s, when
+    `source`'s is frozen; returns whether it did.
+
+    The similarity prior's frozen copy and a pair branch with frozen embeddings (the
+    pretrained teacher's default) hold identical tables: for multilingual-e5-small that
+    is 96 M of its 118 M weights. Sharing keeps one in memory and one in the exported
+    SavedModel (which stores a variable once however often it is referenced). A table
+    that trains, or a layer with other weights (an untied output table), is left alone.
+    """
+    source_layer = getattr(source, "token_embedding", None)
+    target_layer = getattr(target, "token_embedding", None)
+    if source_layer is None or target_layer is None or source_layer.trainable_weights:
+        return False
+    table = getattr(source_layer, "_embeddings", None)
+    old = getattr(target_layer, "_embeddings", None)
+    if table is None or old is None or len(target_layer.weights) != 1 or (
+            tuple(table.shape) != tuple(old.shape)):
+        return False
+    # Keras locks a built layer's state; the swap replaces one variable by an equal one.
+    target_layer._tracker.unlock()
+    target_layer._embeddings = table
+    for variables in (target_layer._trainable_variables, target_layer._non_trainable_variables):
+        variables[:] = [v for v in variables if v is not old]
+    target_layer._tracker.lock()
+    return True

@@ -1,6 +1,7 @@
 """The teacher model: a cross-encoder on any keras-hub text backbone over (query, item
 text) segments, tokenized by the backbone's own preset."""
 
+import logging
 from typing import Dict, Optional, Tuple
 
 import keras
@@ -107,6 +108,9 @@ class TeacherModel:
             # A second, frozen copy: sharing the fine-tuned backbone would let training
             # move the prior away from what pretraining taught it.
             prior_backbone = backbones.load_frozen_copy(preset, config)
+            if backbones.share_token_embedding(loaded.backbone, prior_backbone):
+                logging.info("similarity prior: token embedding table shared with the "
+                             "pair branch (frozen in both)")
             prior_tokenizer = similarity_prior.PriorTokenizer(
                 loaded.preprocessor.tokenizer, config.prior_query_length,
                 loaded.preprocessor.sequence_length, config.prior_query_prefix,

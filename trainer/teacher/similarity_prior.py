@@ -17,7 +17,9 @@ with w_k = SLOPE * (k - (G - 1) / 2) and b_k = -w_k * COSINE_CENTRE at the start
 teacher begins as the zero-shot bi-encoder and the labels teach it what to add.
 It costs two more encoder passes per pair in inference (the query pass is short), about
 1.6x the training step (the extra passes have no backward), and a second copy of the
-backbone's weights in memory and in the exported teacher.
+backbone's transformer layers in memory and in the exported teacher; the token
+embedding table (most of the weights), frozen in both branches by default, is one
+shared variable (`backbones.share_token_embedding`).
 
 Example (the tiny default preset; shapes only):
 
