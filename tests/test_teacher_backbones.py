@@ -362,3 +362,20 @@ def test_the_prior_shares_a_frozen_token_table_with_the_pair_branch(tmp_path, pr
     assert len({id(w) for w in weights}) == len(weights)  # each variable listed once
     _train_one_step(teacher, config)
     _export_and_serve(teacher, str(tmp_path / "export"))
+
+
+@pytest.mark.parametrize("match", [False, True], ids=["pair", "pair+matches"])
+def test_inference_encoding_each_distinct_text_once_equals_the_network(presets, match):
+    teacher, config = _teacher(presets, ENCODERS[0], similarity_prior=True,
+                               match_features=match)
+    _train_one_step(teacher, config)  # the head is no longer zero: both terms count
+    # Repeated queries and items, in rows of different lengths.
+    queries = ["red shoes", "red shoes", "garden hose", "red shoes", "rote schuhe für damen"]
+    titles = ["Red running shoes", "Blue winter coat", "Red running shoes",
+              "Red running shoes", "Rote Schuhe für Damen"]
+    raw = _raw(queries, titles)
+    network = tf.nn.softmax(teacher.network(trim_padding(teacher.tokenize(raw)),
+                                            training=False), axis=-1)
+    deduplicated = teacher.predict_probabilities(raw)
+    np.testing.assert_allclose(deduplicated.numpy(), network.numpy(), atol=1e-5)
+    assert not np.allclose(network.numpy()[0], network.numpy()[1])  # rows differ

@@ -11,6 +11,7 @@ from models import export
 from trainer.teacher import backbones, heads, match_features, similarity_prior
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.item_text import ItemTextBuilder
+from trainer.teacher.prior_inference import PriorInference
 
 
 TOKEN_INPUTS = ("token_ids", "padding_mask", "segment_ids")
@@ -86,6 +87,11 @@ class TeacherModel:
         # markers: the pretrained bi-encoder never saw them).
         self.prior_tokenizer = prior_tokenizer
         self.prior_text_builder = prior_text_builder
+        # Inference encodes each distinct text of a call once for the prior.
+        self.prior_inference = None
+        if prior_tokenizer is not None:
+            self.prior_inference = PriorInference.from_network(network, prior_tokenizer,
+                                                               prior_text_builder)
 
     @classmethod
     def from_preset(
@@ -177,6 +183,12 @@ class TeacherModel:
     def tokenize(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         """Raw feature dict -> the network's inputs: token inputs ([N, sequence_length]
         each) and, when the head takes them, the pair's match features ([N, 2])."""
+        inputs = self._pair_inputs(raw)
+        if self.prior_tokenizer is not None:
+            inputs.update(self.prior_tokenizer(*self.prior_text_builder(raw)))
+        return {name: inputs[name] for name in self.input_names}
+
+    def _pair_inputs(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         segments = self.segments(raw)
         inputs = dict(self.preprocessor(segments))
         if match_features.INPUT_NAME in self.input_names:
@@ -185,17 +197,20 @@ class TeacherModel:
             # XLM-R-style packing has no segment ids; BERT backbones with an XLM-R
             # vocabulary (multilingual-e5) were pre-trained with token type 0 only.
             inputs["segment_ids"] = tf.zeros_like(inputs["token_ids"])
-        if self.prior_tokenizer is not None:
-            inputs.update(self.prior_tokenizer(*self.prior_text_builder(raw)))
-        return {name: inputs[name] for name in self.input_names}
+        return {name: inputs[name] for name in self.input_names if name in inputs}
 
     def predict_probabilities(self, raw: Dict[str, tf.Tensor]) -> tf.Tensor:
         """Raw feature dict -> grade probabilities [N, G], all in TF ops (servable).
 
         Inputs are cut to the longest row of the call: padding costs a transformer as
         much as text does, and callers that batch rows of similar length (the
-        PseudoLabeler's length buckets) then pay only for what their rows hold."""
-        logits = self.network(trim_padding(self.tokenize(raw)), training=False)
+        PseudoLabeler's length buckets) then pay only for what their rows hold. With the
+        similarity prior, each distinct query and item text of the call is encoded once
+        (`PriorInference`)."""
+        if self.prior_inference is not None:
+            logits = self.prior_inference.logits(raw, trim_padding(self._pair_inputs(raw)))
+        else:
+            logits = self.network(trim_padding(self.tokenize(raw)), training=False)
         return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
 
     def serving_module(self) -> export.RelevanceServingModule:

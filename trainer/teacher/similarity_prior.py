@@ -61,6 +61,17 @@ class MaskedMeanCosine(keras.layers.Layer):
         return (query_sequence_shape[0], 1)
 
 
+@keras.saving.register_keras_serializable(package="relevance_teacher")
+class NormalizedMean(keras.layers.Layer):
+    """[B, H] float32: `normalized_mean` of a [B, L, H] sequence over its [B, L] mask."""
+
+    def call(self, sequence, padding_mask):
+        return normalized_mean(sequence, padding_mask)
+
+    def compute_output_shape(self, sequence_shape, padding_mask_shape):
+        return (sequence_shape[0], sequence_shape[2])
+
+
 def normalized_mean(sequence, mask):
     """[B, H] float32: the L2-normalised mean of a [B, L, H] sequence over its mask
     (e5's own pooling)."""
