@@ -9,18 +9,19 @@ attaches, counted in steps over the whole run.
 
 Example (a fake clock; lines collected instead of logged):
 
->>> clock = iter([0.0, 40.0, 70.0]).__next__
+>>> clock = iter([0.0, 40.0, 70.0, 100.0]).__next__
 >>> lines = []
 >>> progress = TrainingProgress("teacher", epochs=2, steps_per_epoch=4, batch_size=8,
 ...                             emit=lines.append, clock=clock)
 >>> progress.on_train_begin()
 >>> progress.on_epoch_begin(0)
->>> for step in range(2):
+>>> for step in range(3):
 ...     progress.on_train_batch_end(step)
 >>> for line in lines:
 ...     print(line)
-teacher step 1/8 · epoch 1/2 · 0.2 examples/s · elapsed 40s · ETA epoch 2m00s, run 4m40s
-teacher step 2/8 · epoch 1/2 · 0.2 examples/s · elapsed 1m10s · ETA epoch 1m10s, run 3m30s
+teacher step 1/8 · epoch 1/2 · first step (graph tracing) · elapsed 40s
+teacher step 2/8 · epoch 1/2 · 0.3 examples/s · elapsed 1m10s · ETA epoch 1m00s, run 3m00s
+teacher step 3/8 · epoch 1/2 · 0.3 examples/s · elapsed 1m40s · ETA epoch 30s, run 2m30s
 """
 
 import logging
@@ -60,7 +61,7 @@ class TrainingProgress(keras.callbacks.Callback):
         self._emit = emit
         self._clock = clock
         self._reporter = f"{os.getpid()}:{id(self)}"
-        self._started = self._last_report = 0.0
+        self._started = self._last_report = self._first_step_done = 0.0
         self._epoch = 0
         self._step_in_epoch = 0
         self._steps_done = 0
@@ -81,18 +82,24 @@ class TrainingProgress(keras.callbacks.Callback):
         self._step_in_epoch += 1
         self._steps_done += 1
         now = self._clock()
+        if self._steps_done == 1:
+            self._first_step_done = now
         if now - self._last_report >= self._interval:
             self._last_report = now
             self._report(now)
 
     def _report(self, now: float) -> None:
         elapsed = max(now - self._started, 1e-9)
-        steps_per_second = self._steps_done / elapsed
+        # The first step traces (and compiles) the graph: the rate is measured after it.
+        steps_per_second = (self._steps_done - 1) / max(now - self._first_step_done, 1e-9)
         total = self._steps_per_epoch * self._epochs if self._steps_per_epoch else 0
         count = f"{self._steps_done:,}/{total:,}" if total else f"{self._steps_done:,}"
-        line = (f"{self._name} step {count} · epoch {self._epoch + 1}/{self._epochs} · "
-                f"{steps_per_second * self._batch_size:.1f} examples/s · "
-                f"elapsed {format_duration(elapsed)}")
+        line = f"{self._name} step {count} · epoch {self._epoch + 1}/{self._epochs} · "
+        if self._steps_done == 1:
+            line += f"first step (graph tracing) · elapsed {format_duration(elapsed)}"
+        else:
+            line += (f"{steps_per_second * self._batch_size:.1f} examples/s · "
+                     f"elapsed {format_duration(elapsed)}")
         if total and steps_per_second > 0:
             epoch_left = max(self._steps_per_epoch - self._step_in_epoch, 0)
             run_left = max(total - self._steps_done, 0)
