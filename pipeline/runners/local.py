@@ -1,5 +1,6 @@
 """Runs the pipeline in this process: LocalDagRunner, SQLite MLMD, Beam DirectRunner."""
 
+import logging
 import os
 
 from absl import logging as absl_logging
@@ -7,6 +8,7 @@ from tfx import v1 as tfx
 
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
+from pipeline.runners.memory import ReleaseMemoryAfterComponents
 
 
 def run_local(config: PipelineConfig) -> None:
@@ -19,4 +21,10 @@ def run_local(config: PipelineConfig) -> None:
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
         config.metadata_path
     )
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, metadata))
+    release = ReleaseMemoryAfterComponents()
+    absl_logger = logging.getLogger("absl")
+    absl_logger.addHandler(release)
+    try:
+        tfx.orchestration.LocalDagRunner().run(create_pipeline(config, metadata))
+    finally:
+        absl_logger.removeHandler(release)
