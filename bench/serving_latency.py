@@ -40,7 +40,7 @@ if ROOT not in sys.path:  # lets `python bench/serving_latency.py` run from a ch
     sys.path.insert(0, ROOT)
 
 from serving.client import RelevanceClient  # noqa: E402
-from demo.serving_models import copy_lexical_model, sample_candidates  # noqa: E402
+from tests.support.serving_models import copy_lexical_model, sample_candidates  # noqa: E402
 from models.export_layout import SAVED_MODEL_FILES, latest_version, write_warmup_requests  # noqa: E402
 
 DEFAULT_OUTPUT = os.path.join(ROOT, "bench", "results", "serving_latency.json")

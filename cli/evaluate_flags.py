@@ -57,7 +57,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     log_path = evaluate_log_path(args.output)
     with routed_logs(log_path, args.verbose) as terminal:
-        from evaluation.evaluate import evaluate_main  # imports TF: inside the routing
+        from cli.evaluate import evaluate_main  # imports TF: inside the routing
 
         status = evaluate_main(args, out=terminal)
         print(f"full log: {log_path}", file=terminal)

@@ -330,7 +330,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             return run_evaluate(args)
         elif args.command == "serve":
-            from serving.server import serve_main
+            from cli.serve import serve_main
 
             return serve_main(args)
         elif args.command == "serve-config":
@@ -338,7 +338,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             return serve_config_main(args)
         elif args.command == "score":
-            from serving.client import score_main
+            from cli.score import score_main
 
             return score_main(args)
         elif args.command == "presets":

@@ -14,7 +14,7 @@ from cli.flag_checks import (
 
 
 def add_score_parser(subparsers) -> argparse.ArgumentParser:
-    """Adds `score` to a subparsers object; cli.main dispatches to score_main."""
+    """Adds `score` to a subparsers object; cli.main dispatches to cli.score.score_main."""
     parser = subparsers.add_parser(
         "score", help="score candidates for a query with a served model (JSON lines out)")
     parser.add_argument("--server", required=True, metavar="HOST:PORT", type=host_port)

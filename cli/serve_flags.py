@@ -7,7 +7,7 @@ from serving.limits import MIB, ServingLimits, parse_byte_size
 
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
-    """Adds `serve` to a subparsers object; cli.main dispatches to serve_main."""
+    """Adds `serve` to a subparsers object; cli.main dispatches to cli.serve.serve_main."""
     parser = subparsers.add_parser(
         "serve", help="serve a model directory over TF Serving's gRPC (and REST) API")
     parser.add_argument("--model-base-path", required=True, metavar="BASE/MODEL_NAME",

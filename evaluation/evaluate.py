@@ -17,26 +17,15 @@
   `evaluation.metrics.metric_keys`, and OUTPUT/report.md with its PNG plots.
 * The terminal shows one line per model (pairs, headline metrics) and where the report
   went; through the CLI everything else (TensorFlow, the scoring progress) goes to
-  OUTPUT/logs/evaluate.log (`cli.evaluate_flags.run_evaluate`).
-
-Example:
-    >>> import argparse
-    >>> from cli.evaluate_flags import add_evaluate_parser
-    >>> parser = argparse.ArgumentParser(prog="relevance")
-    >>> _ = add_evaluate_parser(parser.add_subparsers(dest="command"))
-    >>> args = parser.parse_args(["evaluate", "--model", "gs://bucket/serving/student",
-    ...                           "--data", "d.jsonl", "--output", "o"])
-    >>> evaluate_main(args)  # doctest: +SKIP
-    0
+  OUTPUT/logs/evaluate.log (`cli.evaluate_flags.run_evaluate`). The command line's
+  own code (flags to `evaluate`, the terminal lines) is `cli.evaluate`.
 """
 
-import argparse
 import json
 import logging
 import os
-import sys
 import time
-from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -55,46 +44,6 @@ logger = logging.getLogger(__name__)
 
 BASELINE_NAME = "bm25_baseline"
 _PROGRESS_SECONDS = 10.0
-
-
-def evaluate_main(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
-    """Run `relevance evaluate` from parsed arguments; returns 0.
-
-    Prints one line per model scored (its headline metrics) and where the report went to
-    `out` (default: stdout).
-
-    Raises:
-        InputError: a bad model directory, data file or option (the CLI prints it).
-    """
-    result = evaluate(
-        model_dirs=args.model,
-        model_names=args.model_name,
-        data_path=args.data,
-        fmt=args.format,
-        output_dir=args.output,
-        num_grades=args.num_grades,
-        adapter_options=parse_adapter_options(args.adapter_option),
-        baseline_train=args.baseline_train,
-        batch_size=args.batch_size,
-    )
-    out = out or sys.stdout
-    for line in model_lines(result["models"]):
-        print(line, file=out)
-    print(f"report: {os.path.join(args.output, 'report.md')} · metrics: "
-          f"{os.path.join(args.output, 'metrics.json')}", file=out)
-    return 0
-
-
-def model_lines(models: Dict[str, dict]) -> List[str]:
-    """One line per model: pairs scored and the headline metrics (as in a run's summary).
-
-    >>> model_lines({"student": {"overall": {"n": 9, "accuracy": 0.5, "qwk": None,
-    ...                                      "ndcg@10": 0.875}}})
-    ['student        9 pairs · accuracy 0.500 · qwk - · ndcg@10 0.875']
-    """
-    return [f"{name:<14} {model['overall'].get('n', 0):,} pairs · " + " · ".join(
-        f"{key} {_short(model['overall'].get(key))}" for key in metrics.HEADLINE_METRICS)
-        for name, model in models.items()]
 
 
 def evaluate(
@@ -156,17 +105,6 @@ def evaluate(
         json.dump(document, handle, indent=2, sort_keys=False)
     write_report(output_dir, document, grades, languages, predictions, num_grades)
     return document
-
-
-def parse_adapter_options(pairs: Iterable[str]) -> dict:
-    """["split=test", "locales=us,es"] -> {"split": "test", "locales": "us,es"}."""
-    options = {}
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--adapter-option {pair!r}: expected KEY=VALUE, e.g. split=test.")
-        options[key.strip()] = value.strip()
-    return options
 
 
 def model_display_names(model_dirs: Sequence[str], model_names: Sequence[str]) -> List[str]:
@@ -360,9 +298,3 @@ def agreement(predictions: Dict[str, np.ndarray]) -> List[dict]:
                 "score_pearson": float(np.corrcoef(score_a, score_b)[0, 1]) if correlated else None,
             })
     return pairs
-
-
-def _short(value, digits: int = 3) -> str:
-    return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float)
-                                      else str(value))
-

@@ -4,13 +4,12 @@
         --candidates items.jsonl [--signature serving_default] [--timeout 5]
 
 prints one JSON line per candidate, in input order: its item_id (when the candidate has
-one), `score` (expected grade) and `probabilities` (one per grade, grade 1 first).
+one), `score` (expected grade) and `probabilities` (one per grade, grade 1 first); that
+command line is `cli.score`.
 """
 
-import json
 import logging
 import random
-import sys
 import time
 from typing import Dict, List, Mapping, Optional, Sequence
 
@@ -87,7 +86,7 @@ class RelevanceClient:
     Example:
 
     >>> import tempfile, os
-    >>> from demo.serving_models import write_lexical_model
+    >>> from support.serving_models import write_lexical_model
     >>> from serving.server import RelevanceServer
     >>> base = os.path.join(tempfile.mkdtemp(), "relevance_student")
     >>> _ = write_lexical_model(os.path.join(base, "1"))
@@ -200,57 +199,3 @@ class RelevanceClient:
                 elif code == grpc.StatusCode.UNAVAILABLE and attempt:
                     details = f"{details} (gave up after {attempt + 1} attempts)"
                 raise ServingError(code, details, self.target, self.model_name) from None
-
-
-def _read_candidates(path: str) -> List[Dict]:
-    candidates = []
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
-    with stream:
-        for number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path} line {number}: not JSON: {error}") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path} line {number}: expected a JSON object per line")
-            _require_unicode(row, f"{path} line {number}")
-            candidates.append(row)
-    if not candidates:
-        raise ValueError(f"{path}: no candidates (one JSON object per line, e.g. "
-                         '{"item_id": "1", "title": "red shoes"})')
-    return candidates
-
-
-def _require_unicode(value, where: str) -> None:
-    """JSON's "\\ud800" escape decodes to a lone surrogate, which no UTF-8 request can
-    carry: say where it is rather than fail while encoding the request."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{where}: holds a string that is not valid Unicode (a lone "
-                         "surrogate such as \\ud800); fix or drop it") from None
-
-
-def score_main(args) -> int:
-    """Prints one JSON line per candidate; returns 0, or 2 on a usage/server error."""
-    try:
-        _require_unicode(args.query, "--query")
-        candidates = _read_candidates(args.candidates)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    root = open(args.tls_ca, "rb").read() if args.tls_ca else None
-    client = RelevanceClient(args.server, args.model_name, signature_name=args.signature,
-                             timeout_s=args.timeout, batch_size=args.batch_size,
-                             root_certificates=root)
-    try:
-        for result in client.score(args.query, candidates):
-            print(json.dumps(result, ensure_ascii=False))
-    except ServingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        client.close()
-    return 0

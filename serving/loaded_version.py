@@ -18,10 +18,10 @@ class LoadedVersion:
     `leases` counts requests currently using this version; the registry drops the
     version only when it is retired and no request holds it any more.
 
-    Example (a tiny model written by `demo.serving_models`):
+    Example (a tiny model written by tests/support/serving_models.py):
 
     >>> import tempfile, os
-    >>> from demo.serving_models import write_lexical_model
+    >>> from support.serving_models import write_lexical_model
     >>> path = write_lexical_model(os.path.join(tempfile.mkdtemp(), "1"))
     >>> version = LoadedVersion.load(1, path)
     >>> sorted(version.signature_names())

@@ -50,7 +50,7 @@ class ModelRegistry:
     Example:
 
     >>> import tempfile, os
-    >>> from demo.serving_models import write_lexical_model
+    >>> from support.serving_models import write_lexical_model
     >>> base = os.path.join(tempfile.mkdtemp(), "relevance_student")
     >>> _ = write_lexical_model(os.path.join(base, "1"))
     >>> registry = ModelRegistry("relevance_student", base, poll_seconds=0)

@@ -23,7 +23,7 @@ class PositionalSignature:
 
     >>> import tempfile, os
     >>> import tensorflow as tf
-    >>> from demo.serving_models import write_lexical_model
+    >>> from support.serving_models import write_lexical_model
     >>> loaded = tf.saved_model.load(write_lexical_model(os.path.join(tempfile.mkdtemp(), "1")))
     >>> signature = PositionalSignature(loaded.signatures["serving_default"])
     >>> inputs = {name: tf.constant([b"red shoes"]) for name in signature.input_names}

@@ -12,11 +12,11 @@ served and replaced, without failing requests, when a newer version appears. SIG
 stops accepting requests and lets those in flight finish within --grace-seconds.
 With --enable-batching, concurrent requests are merged into one model call, configured
 by the same BatchingParameters file TF Serving reads (see serving/batching_parameters.py).
+The command line (flags to a running server) is `cli.serve`.
 """
 
 import logging
 import os
-import signal
 import ssl
 import threading
 from concurrent import futures
@@ -59,7 +59,7 @@ class RelevanceServer:
     Example:
 
     >>> import tempfile, os
-    >>> from demo.serving_models import write_lexical_model
+    >>> from support.serving_models import write_lexical_model
     >>> from serving.client import RelevanceClient
     >>> base = os.path.join(tempfile.mkdtemp(), "relevance_student")
     >>> _ = write_lexical_model(os.path.join(base, "1"))
@@ -221,88 +221,3 @@ def _tls_context(cert: str, key: str) -> ssl.SSLContext:
         raise InputError(f"--tls-cert {cert} / --tls-key {key}: not a matching PEM "
                          f"certificate and key ({error.reason or error})") from None
     return context
-
-
-def limits_from_args(args) -> ServingLimits:
-    """ServingLimits from the serve flags, each checked first (InputError naming the flag)."""
-    positive = {
-        "--max-candidates": args.max_candidates, "--max-string-bytes": args.max_string_bytes,
-        "--max-message-bytes": args.max_message_bytes, "--max-json-depth": args.max_json_depth,
-        "--rest-header-timeout-seconds": args.rest_header_timeout_seconds,
-        "--rest-body-timeout-seconds": args.rest_body_timeout_seconds,
-        "--rest-max-connections": args.rest_max_connections, "--workers": args.workers,
-        "--max-concurrent-requests": args.max_concurrent_requests,
-    }
-    for flag, value in positive.items():
-        if not value > 0:
-            raise InputError(f"{flag} must be > 0, got {value}")
-    for flag, value in (("--poll-seconds", args.poll_seconds),
-                        ("--grace-seconds", args.grace_seconds)):
-        if not value >= 0:
-            raise InputError(f"{flag} must be >= 0, got {value}")
-    for flag, value in (("--port", args.port), ("--rest-port", args.rest_port)):
-        if value is not None and not 0 <= value <= 65535:
-            raise InputError(f"{flag} must be a port number from 0 to 65535, got {value}")
-    return ServingLimits(
-        max_candidates=args.max_candidates, max_string_bytes=args.max_string_bytes,
-        max_message_bytes=args.max_message_bytes, max_json_depth=args.max_json_depth,
-        rest_header_timeout_s=args.rest_header_timeout_seconds,
-        rest_body_timeout_s=args.rest_body_timeout_seconds,
-        rest_max_connections=args.rest_max_connections)
-
-
-def batching_from_args(args) -> Optional[BatchingParameters]:
-    """The server's BatchingParameters from --enable-batching / --batching-parameters-file."""
-    if args.batching_parameters_file and not args.enable_batching:
-        raise InputError("--batching-parameters-file needs --enable-batching (as in TF Serving)")
-    if not args.enable_batching:
-        return None
-    if not args.batching_parameters_file:
-        return BatchingParameters(batch_timeout_micros=0)
-    try:
-        return BatchingParameters.from_file(args.batching_parameters_file)
-    except (OSError, ValueError) as error:
-        raise InputError(f"--batching-parameters-file: {error}") from error
-
-
-def configure_tf_threads(intra_op: int, inter_op: int) -> None:
-    """Sets TF's thread pools (0 keeps TF's choice); must run before any model loads."""
-    if intra_op < 0 or inter_op < 0:
-        raise InputError("--intra-op-threads and --inter-op-threads must be >= 0")
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-
-
-def serve_main(args) -> int:
-    """Runs the server until SIGTERM or SIGINT; returns the exit code."""
-    limits = limits_from_args(args)
-    if bool(args.tls_cert) != bool(args.tls_key):
-        raise InputError("TLS needs both --tls-cert and --tls-key")
-    batching = batching_from_args(args)
-    configure_tf_threads(args.intra_op_threads, args.inter_op_threads)
-    if not os.path.isdir(args.model_base_path):
-        log.warning("%s does not exist yet; serving starts when a version appears there",
-                    args.model_base_path)
-    server = RelevanceServer(
-        args.model_base_path, args.model_name, port=args.port, rest_port=args.rest_port,
-        host=args.host, poll_seconds=args.poll_seconds, limits=limits,
-        tls_cert=args.tls_cert, tls_key=args.tls_key, max_workers=args.workers,
-        max_concurrent_requests=args.max_concurrent_requests, grace_seconds=args.grace_seconds,
-        batching=batching,
-    )
-    server.start()
-    print(f"serving {server.model_name} on {host_port(args.host, server.port)}"
-          + (f", REST on {host_port(args.host, server.rest_port)}" if server.rest_port else ""),
-          flush=True)
-
-    def on_signal(signum, _frame):
-        # Signal handlers must return quickly; the drain runs in its own thread.
-        log.info("received %s", signal.Signals(signum).name)
-        threading.Thread(target=server.stop, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    server.wait()
-    return 0

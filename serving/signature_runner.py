@@ -49,7 +49,7 @@ class SignatureRunner:
     Example:
 
     >>> import tempfile, os, numpy as np
-    >>> from demo.serving_models import write_lexical_model
+    >>> from support.serving_models import write_lexical_model
     >>> from serving.loaded_version import LoadedVersion
     >>> version = LoadedVersion.load(1, write_lexical_model(os.path.join(tempfile.mkdtemp(), "1")))
     >>> runner = SignatureRunner(ServingLimits())

@@ -1,7 +1,9 @@
 """Every docstring example in the project's packages runs and shows what it says it does.
 
 The style guide asks for a short runnable example on every public class; this keeps them
-runnable. Examples that need data or a network are marked `# doctest: +SKIP`.
+runnable. Examples that need data or a network are marked `# doctest: +SKIP`; those that
+need a served model or a GGUF file import it from tests/support/ (`support.serving_models`,
+`support.gguf_test_file`), whose own examples run here too.
 """
 
 import doctest
@@ -20,6 +22,9 @@ def _module_names():
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
             yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    # The fixtures the examples above take from tests/support/ (`support` on sys.path).
+    for path in sorted((ROOT / "tests" / "support").glob("*.py")):
+        yield "support" if path.stem == "__init__" else f"support.{path.stem}"
 
 
 MODULES = list(_module_names())

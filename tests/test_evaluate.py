@@ -13,10 +13,8 @@ import tensorflow as tf
 from cli import main as cli
 from evaluation import metrics
 from relevance.errors import InputError
-from evaluation.evaluate import (
-    BASELINE_NAME, evaluate_main, model_display_names,
-    parse_adapter_options, resolve_saved_model_dir,
-)
+from evaluation.evaluate import BASELINE_NAME, model_display_names, resolve_saved_model_dir
+from cli.evaluate import evaluate_main, parse_adapter_options
 from cli.evaluate_flags import add_evaluate_parser
 from models.export import RelevanceServingModule, save_serving_module
 

@@ -13,10 +13,14 @@ Floors, lowest first (README's code map describes the same):
   7  cli          the `relevance` command
 
 A module may import its own package or a package on a lower floor; two packages on the
-same floor never import each other. Every import counts, also one inside a function.
+same floor never import each other. Every import counts, also one inside a function, and
+so does one in a docstring example (`>>> from x import y`): an example that needs what a
+higher floor builds (a served model, a GGUF file) takes it from tests/support/, which the
+docstring tests put on sys.path as `support`.
 """
 
 import ast
+import doctest
 import os
 
 import pytest
@@ -78,13 +82,39 @@ def _imported_modules(path, module):
     return {name for name in found if name.split(".")[0] in FLOORS}
 
 
-def _house():
+def _docstring_imports(path):
+    """Every project module imported by a `>>>` example in one of `path`'s docstrings."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), filename=path)
+    parser, found = doctest.DocTestParser(), set()
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                 ast.AsyncFunctionDef)):
+            continue
+        docstring = ast.get_docstring(node, clean=False)
+        for example in parser.get_examples(docstring or ""):
+            try:
+                source = ast.parse(example.source)
+            except SyntaxError:  # a continuation shown on its own; not an import
+                continue
+            for statement in ast.walk(source):
+                if isinstance(statement, ast.Import):
+                    found.update(alias.name for alias in statement.names)
+                elif isinstance(statement, ast.ImportFrom) and statement.module:
+                    found.update(f"{statement.module}.{alias.name}" for alias in statement.names)
+    return {name for name in found if name.split(".")[0] in FLOORS}
+
+
+def _house(docstrings=False):
+    """(module -> path, module -> the project modules it imports); with `docstrings`,
+    the imports of its docstring examples instead."""
     modules = {_module_name(p): p for p in _python_files(FLOORS)
                if os.path.isdir(os.path.dirname(p))}
     graph = {}
     for module, path in modules.items():
         targets = set()
-        for name in _imported_modules(path, module):
+        imported = _docstring_imports(path) if docstrings else _imported_modules(path, module)
+        for name in imported:
             # `from pkg import name` where name is not a module: keep the package.
             while name not in modules and "." in name:
                 name = name.rsplit(".", 1)[0]
@@ -102,8 +132,7 @@ def test_every_top_level_package_has_a_floor():
     assert packages <= set(FLOORS), sorted(packages - set(FLOORS))
 
 
-def test_no_import_runs_up_a_floor():
-    _, graph = _house()
+def _upward(graph):
     upward = []
     for module, targets in sorted(graph.items()):
         here = module.split(".")[0]
@@ -111,7 +140,26 @@ def test_no_import_runs_up_a_floor():
             there = target.split(".")[0]
             if there != here and FLOORS[there] >= FLOORS[here]:
                 upward.append(f"{module} -> {target}")
+    return upward
+
+
+def test_no_import_runs_up_a_floor():
+    upward = _upward(_house()[1])
     assert not upward, "imports that do not point down a floor:\n" + "\n".join(upward)
+
+
+def test_no_docstring_example_imports_up_a_floor():
+    upward = _upward(_house(docstrings=True)[1])
+    assert not upward, ("docstring examples that import up a floor (take the fixture from "
+                        "tests/support/ instead):\n" + "\n".join(upward))
+
+
+def test_docstring_imports_are_found(tmp_path):
+    path = tmp_path / "example.py"
+    path.write_text('"""\n>>> import serving.client\n>>> from cli.main import main\n"""\n\n'
+                    'def f():\n    """\n    >>> from support.serving_models import x\n'
+                    '    >>> x = 1\n    """\n', encoding="utf-8")
+    assert _docstring_imports(str(path)) == {"serving.client", "cli.main.main"}
 
 
 def _cycles(graph):

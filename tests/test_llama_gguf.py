@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trainer.teacher.presets import gguf_file, llama_converter
-from trainer.teacher.presets.gguf_test_file import (TINY, tiny_llama_weights,
+from support.gguf_test_file import (TINY, tiny_llama_weights,
                                                     write_tiny_llama_gguf)
 
 

@@ -468,7 +468,7 @@ def test_decoder_teacher_with_lora_labels_through_the_same_component(tmp_path):
     its last token, through the same PseudoLabeler."""
     from trainer.teacher.config import TeacherConfig
     from trainer.teacher.model import TeacherModel
-    from trainer.teacher.presets.gguf_test_file import write_tiny_llama_gguf
+    from support.gguf_test_file import write_tiny_llama_gguf
     from trainer.teacher.presets.llama_converter import convert_llama_gguf
 
     preset = convert_llama_gguf(write_tiny_llama_gguf(str(tmp_path / "tiny.gguf")),

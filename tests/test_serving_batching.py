@@ -14,16 +14,13 @@ from relevance import contract
 from relevance.errors import InputError
 from serving.batching_parameters import BatchingParameters
 from serving.client import RelevanceClient
-from demo.serving_models import copy_lexical_model, sample_candidates
+from support.serving_models import copy_lexical_model, sample_candidates
 from cli.serve_flags import add_serve_parser
 from serving.errors import RequestRejected
 from serving.server_config import write_batching_parameters
 from serving.request_batcher import RequestBatcher
-from serving.server import (
-    RelevanceServer,
-    batching_from_args,
-    configure_tf_threads,
-)
+from serving.server import RelevanceServer
+from cli.serve import batching_from_args, configure_tf_threads
 
 MODEL = "relevance_student"
 

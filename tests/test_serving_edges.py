@@ -18,7 +18,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_service_p
 
 from cli import main as cli
 from relevance import contract
-from demo.serving_models import copy_lexical_model
+from support.serving_models import copy_lexical_model
 from serving.model_registry import ModelRegistry
 from serving.server import RelevanceServer
 

@@ -24,8 +24,9 @@ from tensorflow_serving.apis import (
 from relevance import contract
 from serving.batching_parameters import BatchingParameters
 from cli.score_flags import add_score_parser
-from serving.client import RelevanceClient, score_main
-from demo.serving_models import copy_lexical_model, sample_candidates
+from serving.client import RelevanceClient
+from cli.score import score_main
+from support.serving_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
 from models.export_layout import write_warmup_requests
 from serving.health import SERVING, check_health

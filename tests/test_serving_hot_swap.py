@@ -9,7 +9,7 @@ import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
 from serving.client import RelevanceClient
-from demo.serving_models import copy_lexical_model, sample_candidates
+from support.serving_models import copy_lexical_model, sample_candidates
 from serving.server import RelevanceServer
 
 MODEL = "relevance_student"

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from relevance import contract
 from serving.client import example_bytes, raw_inputs
-from demo.serving_models import sample_candidates, write_lexical_model
+from support.serving_models import sample_candidates, write_lexical_model
 from serving.errors import RequestRejected
 from serving.loaded_version import LoadedVersion
 from serving.positional_signature import PositionalSignature

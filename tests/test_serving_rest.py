@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from relevance import contract
-from demo.serving_models import copy_lexical_model, sample_candidates
+from support.serving_models import copy_lexical_model, sample_candidates
 from serving.limits import ServingLimits
 from serving.server import RelevanceServer
 

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from demo.serving_models import copy_lexical_model
+from support.serving_models import copy_lexical_model
 from serving.limits import ServingLimits
 from serving.server import RelevanceServer
 

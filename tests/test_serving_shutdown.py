@@ -1,4 +1,4 @@
-"""`serve_main` in its own process: SIGTERM lets the request in flight finish, then exits 0."""
+"""`cli.serve.serve_main` in its own process: SIGTERM lets the request in flight finish, then exits 0."""
 
 import argparse
 import os
@@ -15,10 +15,10 @@ import pytest
 
 from relevance.errors import InputError
 from serving.client import RelevanceClient
-from demo.serving_models import copy_lexical_model, sample_candidates
+from support.serving_models import copy_lexical_model, sample_candidates
 from serving.errors import ServingError
 from cli.serve_flags import add_serve_parser
-from serving.server import limits_from_args
+from cli.serve import limits_from_args
 
 MODEL = "relevance_teacher"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +29,7 @@ HELD = "held in the batcher"
 LAUNCH = textwrap.dedent(f"""
     import argparse, sys, threading
     from cli.serve_flags import add_serve_parser
+    from cli import serve
     from serving import request_batcher, server as server_lib
 
     stopping, arrivals = threading.Event(), []
@@ -52,7 +53,7 @@ LAUNCH = textwrap.dedent(f"""
     request_batcher.RequestBatcher._wait_for_company = hold_the_third
     p = argparse.ArgumentParser()
     add_serve_parser(p.add_subparsers(dest="command"))
-    sys.exit(server_lib.serve_main(p.parse_args(sys.argv[1:])))
+    sys.exit(serve.serve_main(p.parse_args(sys.argv[1:])))
 """)
 
 

@@ -231,7 +231,7 @@ def test_run_fn_trains_a_gguf_decoder_with_lora_for_a_wall_clock_budget(tmp_path
     """The decoder teacher path smollm2-135m takes (a Llama converted from a GGUF file,
     LoRA, last-token pooling) inside the Trainer's run_fn, stopped by its time budget
     long before its epoch cap, exported with the same signatures."""
-    from trainer.teacher.presets.gguf_test_file import write_tiny_llama_gguf
+    from support.gguf_test_file import write_tiny_llama_gguf
     from trainer.teacher.presets.llama_converter import convert_llama_gguf
 
     preset = convert_llama_gguf(write_tiny_llama_gguf(str(tmp_path / "tiny.gguf")),

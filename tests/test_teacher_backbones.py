@@ -88,7 +88,7 @@ def _llama():
 
 def _gguf_llama(directory):
     """A tiny GGUF file through the converter smollm2-135m is built with."""
-    from trainer.teacher.presets.gguf_test_file import write_tiny_llama_gguf
+    from support.gguf_test_file import write_tiny_llama_gguf
     from trainer.teacher.presets.llama_converter import convert_llama_gguf
 
     path = write_tiny_llama_gguf(os.path.join(directory, "tiny.gguf"))

