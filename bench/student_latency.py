@@ -103,7 +103,7 @@ def build_demo_student(work_dir, word_vector_words=0, word_vector_dims=128):
     from tfx.components.trainer.fn_args_utils import FnArgs
 
     from relevance.records import record_to_example
-    from trainer.preprocessing import preprocessing_fn
+    from trainer.student.preprocessing import preprocessing_fn
     from trainer.student.task import run_fn
 
     records = _demo_examples(os.path.join(work_dir, "data"), 300, 900)

@@ -14,4 +14,5 @@ Modules:
     results         reading a TFMA evaluation back
     gate, gate_rows, gate_settings, gate_report, bm25_eval
                     the validation gate's rule, inputs, defaults, report, BM25 floor
+    eval_rows       an eval split's rows: reading them, slice columns, query key, grade
 """

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from evaluation import slices
-from evaluation.bm25_eval import query_key, reference_grades, slice_row
+from evaluation.eval_rows import query_key, reference_grades, slice_row
 from evaluation.gate import PairedRows
 from relevance import contract
 

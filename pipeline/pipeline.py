@@ -34,7 +34,7 @@ from relevance import contract
 
 TEACHER_RUN_FN = "trainer.teacher.task.run_fn"
 STUDENT_RUN_FN = "trainer.student.task.run_fn"
-PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
+PREPROCESSING_FN = "trainer.student.preprocessing.preprocessing_fn"
 
 # Component ids, used by the run summary to find each component's outputs in MLMD.
 EXAMPLE_GEN = "ExampleGen"

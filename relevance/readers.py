@@ -19,13 +19,13 @@ path.
 
 import json
 import logging
-import re
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 from relevance import contract
 from relevance.csv_checks import record_problem
 from relevance.errors import InputError
 from relevance.raw_row import RawRow
+from relevance.record_parsing import example_to_dict, parse_list_cell
 from relevance.lazy_tensorflow import tf
 from relevance.text_files import csv_file_records, text_lines
 
@@ -45,7 +45,6 @@ _EXTENSIONS = (
     (".csv", "csv"),
 )
 _GZIP_MAGIC = b"\x1f\x8b"
-_LIST_CELL_SPLIT = re.compile(r"\s+\|\s+|\s+\|$|^\|\s+")
 
 
 def resolve_format(path: str, fmt: str = "auto") -> str:
@@ -77,41 +76,6 @@ def resolve_format(path: str, fmt: str = "auto") -> str:
         "(.json, .ndjson) or .tfrecord (.tfrecords, .tfrecord.gz) extension, or pass the "
         f"format explicitly (one of {', '.join(FORMATS)})."
     )
-
-
-def parse_list_cell(cell) -> List[str]:
-    """Parse a list-field value from a CSV cell (or a JSONL value) into a list of str.
-
-    A JSON array string is decoded; any other string is split on " | ". Empty
-    entries are dropped. A list is returned as a list of stripped str.
-
-    Example:
-        >>> parse_list_cell('["red shoes", "boots"]')
-        ['red shoes', 'boots']
-        >>> parse_list_cell("red shoes | boots")
-        ['red shoes', 'boots']
-    """
-    if cell is None:
-        return []
-    if isinstance(cell, (list, tuple)):
-        entries = cell
-    else:
-        text = str(cell).strip()
-        if not text:
-            return []
-        entries = None
-        if text.startswith("["):
-            try:
-                decoded = json.loads(text)
-            except ValueError:
-                decoded = None  # e.g. "[NEW] lamp | desk lamp": fall back to " | "
-            if isinstance(decoded, list):
-                entries = decoded
-        if entries is None:
-            # " | " between entries; a dangling separator at either end is tolerated.
-            entries = _LIST_CELL_SPLIT.split(text)
-    stripped = (str(entry).strip() for entry in entries if entry is not None)
-    return [entry for entry in stripped if entry]
 
 
 # Public data sets whose adapter reads one file at a time (relevance/adapters/); the
@@ -153,41 +117,6 @@ def read_rows(path: str, fmt: str = "auto") -> Iterator[RawRow]:
         return _read_jsonl(path)
     _check_tfrecord(path)
     return _read_tfrecord(path)
-
-
-def example_to_dict(example: "tf.train.Example") -> dict:
-    """Convert a `tf.train.Example` into a dict of Python values.
-
-    Bytes are decoded as UTF-8, except `image_bytes`, which stays bytes. List fields always become lists; other features
-    become a scalar when they hold one value, a list when they hold several, and
-    None when they hold none.
-
-    Example:
-        >>> ex = tf.train.Example()
-        >>> ex.features.feature["query"].bytes_list.value.append(b"lamp")
-        >>> example_to_dict(ex)
-        {'query': 'lamp'}
-    """
-    fields = {}
-    for name, feature in example.features.feature.items():
-        kind = feature.WhichOneof("kind")
-        if kind == "bytes_list" and name == contract.IMAGE_BYTES:
-            values = list(feature.bytes_list.value)  # an encoded image, not text
-        elif kind == "bytes_list":
-            values = [v.decode("utf-8", errors="replace") for v in feature.bytes_list.value]
-        elif kind == "int64_list":
-            values = list(feature.int64_list.value)
-        elif kind == "float_list":
-            values = list(feature.float_list.value)
-        else:
-            values = []
-        if name in contract.LIST_STRING_FEATURES:
-            fields[name] = values
-        elif len(values) == 1:
-            fields[name] = values[0]
-        else:
-            fields[name] = values or None
-    return fields
 
 
 # ---------------------------------------------------------------- file-level checks

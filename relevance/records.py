@@ -26,7 +26,7 @@ import tensorflow as tf
 from relevance import contract
 from relevance.errors import RecordError
 from relevance.language import detect_language, normalise_language_code
-from relevance.readers import example_to_dict, parse_list_cell
+from relevance.record_parsing import example_to_dict, parse_list_cell
 
 logger = logging.getLogger(__name__)
 

@@ -46,6 +46,7 @@ def test_compile_writes_pipeline_spec_with_every_component(tmp_path, capsys):
     assert "components.example_gen.executor.Executor" in text
     assert "components.pseudo_labeler" in text
     assert "trainer.teacher.task.run_fn" in text and "trainer.student.task.run_fn" in text
+    assert "trainer.student.preprocessing.preprocessing_fn" in text
     assert "components.validation_gate" in text
     assert "evaluation.tfma_metric" in text  # the custom TFMA metric's module
     assert "--runner=DataflowRunner" in text

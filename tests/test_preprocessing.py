@@ -12,7 +12,7 @@ from tensorflow_transform.tf_metadata import schema_utils
 
 from relevance import contract
 from models.export import raw_features_from_examples
-from trainer.preprocessing import preprocessing_fn
+from trainer.student.preprocessing import preprocessing_fn
 from trainer.student import text_features as tx
 from trainer.student.transform_inputs import TransformInputAdapter
 

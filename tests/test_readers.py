@@ -7,7 +7,8 @@ import pytest
 
 from relevance import contract
 from relevance.errors import InputError
-from relevance.readers import FORMATS, RawRow, parse_list_cell, read_rows, resolve_format
+from relevance.readers import FORMATS, RawRow, read_rows, resolve_format
+from relevance.record_parsing import parse_list_cell
 from relevance.records import record_to_example, to_record
 from support.examples import write_tfrecord
 

@@ -17,7 +17,7 @@ from tensorflow_transform.tf_metadata import metadata_io
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from relevance import contract
-from trainer.preprocessing import preprocessing_fn
+from trainer.student.preprocessing import preprocessing_fn
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, soften

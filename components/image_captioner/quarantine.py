@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from components.example_gen.executor import QUARANTINE_DIR
 from relevance import contract
-from relevance.readers import example_to_dict
+from relevance.record_parsing import example_to_dict
 from relevance.records import example_text_fields
 
 REASON = "no_item_text_after_captioning"

@@ -19,7 +19,7 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import path_utils
 
-from evaluation import bm25_eval, gate, gate_report, gate_rows, gate_settings
+from evaluation import bm25_eval, eval_rows, gate, gate_report, gate_rows, gate_settings
 from evaluation.results import read_evaluation
 from relevance import contract
 from evaluation.evaluate import score_with_saved_model
@@ -66,9 +66,9 @@ def ValidationGate(  # noqa: N802 - TFX names the component class after the func
     """
     models = read_evaluation(student_evaluation.uri, STUDENT, PREVIOUS)
     models[TEACHER] = read_evaluation(teacher_evaluation.uri, TEACHER)[TEACHER]
-    evaluation_rows = bm25_eval.read_examples([_split_pattern(examples, contract.SPLIT_EVAL)])
+    evaluation_rows = eval_rows.read_examples([_split_pattern(examples, contract.SPLIT_EVAL)])
     models[BM25] = bm25_eval.evaluate_bm25(
-        bm25_eval.read_examples([_split_pattern(examples, contract.SPLIT_TRAIN)]),
+        eval_rows.read_examples([_split_pattern(examples, contract.SPLIT_TRAIN)]),
         evaluation_rows,
         num_grades,
     )

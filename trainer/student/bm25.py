@@ -1,6 +1,6 @@
 """BM25 of the query against each item field, on the fingerprints of `text_features`.
 
-The Transform graph (trainer/preprocessing.py) counts document frequencies over the
+The Transform graph (trainer/student/preprocessing.py) counts document frequencies over the
 training items, then scores every pair with Lucene's BM25 and the share of query terms
 each field contains.
 

@@ -42,7 +42,7 @@ Never reads `grade` or pseudo-label features: unlabeled rows do not have them.
 Example (TFX):
 
     Transform(examples=..., schema=...,
-              preprocessing_fn="trainer.preprocessing.preprocessing_fn",
+              preprocessing_fn="trainer.student.preprocessing.preprocessing_fn",
               splits_config=SplitsConfig(analyze=["train", "unlabeled"]))
 """
 
