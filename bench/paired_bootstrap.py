@@ -34,12 +34,12 @@ from relevance.records import record_to_example  # noqa: E402
 NDCG_CUTOFF = 10
 
 
-def per_query_ndcg(records: List[dict], probabilities: np.ndarray) -> Dict[Tuple[str, str], float]:
-    """{(language, query id): nDCG@10 of the expected grade} over queries with two or
-    more distinct grades, sorted by language then query id."""
+def per_query_ndcg(records: List[dict], scores: np.ndarray) -> Dict[Tuple[str, str], float]:
+    """{(language, query id): nDCG@10 ranked by `scores`} over queries with two or more
+    distinct grades, sorted by language then query id."""
     keys = [f"{r[contract.LANGUAGE] or 'und'}\t{r[contract.QUERY_ID]}" for r in records]
-    values = metrics.ndcg_by_query([r[contract.GRADE] for r in records],
-                                   metrics.expected_grade(probabilities), keys, NDCG_CUTOFF)
+    values = metrics.ndcg_by_query([r[contract.GRADE] for r in records], scores, keys,
+                                   NDCG_CUTOFF)
     return {tuple(key.split("\t", 1)): values[key] for key in sorted(values)}
 
 
@@ -71,9 +71,11 @@ def main() -> int:
 
     records, num_grades = load_labeled_records(args.data, args.format, args.num_grades)
     serialized = [record_to_example(r).SerializeToString() for r in records]
-    model = per_query_ndcg(records, score_with_saved_model(args.model, serialized, num_grades))
+    model = per_query_ndcg(records, metrics.expected_grade(
+        score_with_saved_model(args.model, serialized, num_grades)))
+    # BM25 ranks by its own score, as in `relevance evaluate`.
     baseline = per_query_ndcg(records, _baseline_predictions(
-        args.baseline_train, args.format, num_grades, None, records))
+        args.baseline_train, args.format, num_grades, None, records).scores)
     result = {"model": args.model, "data": args.data, "metric": f"ndcg@{NDCG_CUTOFF}",
               "resamples": args.resamples, "by_language": {}}
     for language in ["all", *sorted({language for language, _ in model})]:

@@ -108,8 +108,8 @@ def main(argv=None) -> int:
     print(f"labeled {len(labeled)} rows; dev {len(dev_rows)} rows of {len(chosen)} questions",
           flush=True)
 
-    bm25 = fit_bm25_baseline(labeled, num_grades).predict_proba(dev_rows)
-    bm25_ndcg = _ndcg_by_language(metrics.expected_grade(bm25), dev_rows)
+    bm25_ndcg = _ndcg_by_language(
+        fit_bm25_baseline(labeled, num_grades).predict(dev_rows).scores, dev_rows)
     print(json.dumps({"bm25_dev_ndcg10": bm25_ndcg}), flush=True)
 
     teacher = TeacherModel.from_preset(resolve_preset(config.preset), num_grades, config)

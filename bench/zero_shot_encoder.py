@@ -100,7 +100,7 @@ def main(argv=None) -> dict:
     seconds = time.time() - started
 
     bm25 = fit_bm25_baseline(labeled, num_grades=inputs["num_grades"])
-    bm25_scores = bm25.predict_proba(test) @ np.arange(1, inputs["num_grades"] + 1)
+    bm25_scores = bm25.predict(test).scores
     result = {
         "dataset": args.dataset, "preset": args.preset, "num_test_pairs": len(test),
         "sequence_length": args.sequence_length,

@@ -2,16 +2,24 @@
 
 Scoring. The item text is every item text field of the record (title, description,
 image caption, link title/description, engaged queries, board titles) joined. Text is
-lower-cased and split into word tokens; Chinese, Japanese and Korean characters become
-one token each (those scripts do not separate words with spaces). With the document
-frequencies df and average length avgdl of the *training* items (k1 = 1.2, b = 0.75):
+cut into the tokens of `evaluation.bm25_tokens`: whole words (combining marks kept
+inside them) plus their character trigrams, and character n-grams for scripts written
+without spaces. With the document frequencies df and average length avgdl of the
+*training* items (k1 = 1.2, b = 0.75):
 
     bm25(q, d) = sum_{t in q} idf(t) * tf(t, d) * (k1 + 1) / (tf(t, d) + k1 * (1 - b + b * |d| / avgdl))
     idf(t)     = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))
 
 Raw BM25 grows with the number of query terms, so it is divided by sum_{t in q} idf(t):
 the normalised score lies in [0, k1 + 1] whatever the query, and one grade mapping fits
-every query.
+every query. Within a query the divisor is one constant, so the normalised score ranks a
+query's candidates exactly as raw BM25 does.
+
+Ranking. `predict` returns the normalised score itself as the ranking score: nDCG and
+AUROC rank by it (`evaluation.metrics.compute_all(..., scores=...)`). The grade
+probabilities below serve accuracy, QWK and calibration only; ranking by their expected
+grade would tie every candidate above the top bin centre, below the bottom one, and
+inside flat stretches of the mapping.
 
 Grade mapping. Training scores are cut at their quantiles (10 bins by default); each bin
 gets the Laplace-smoothed distribution of its training grades; adjacent bins whose mean
@@ -31,29 +39,26 @@ Example:
     ...                              {"query": "oak table", "title": "red lamp"}])
     >>> bool(probs[0] @ [1, 2, 3] > probs[1] @ [1, 2, 3])
     True
+    >>> model.predict([{"query": "oak table", "title": "oak table"}]).scores.round(2)
+    array([1.1])
 """
 
 import collections
 import math
-import re
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, NamedTuple, Sequence
 
 import numpy as np
 
+from evaluation.bm25_tokens import tokenize
 from relevance import contract
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 
+class BM25Prediction(NamedTuple):
+    """`scores` [N]: the normalised BM25 scores, to rank by; `probabilities` [N, G]: the
+    grade probabilities mapped from them, for accuracy, QWK and calibration."""
 
-def tokenize(text: str) -> List[str]:
-    """Lower-cased word tokens; each CJK character is a token.
-
-    Example:
-        >>> tokenize("Red Lamp, 40W 台灯")
-        ['red', 'lamp', '40w', '台', '灯']
-    """
-    return _TOKEN.findall(text.lower())
+    scores: np.ndarray
+    probabilities: np.ndarray
 
 
 def item_text(record: dict) -> str:
@@ -71,7 +76,8 @@ def item_text(record: dict) -> str:
 class BM25Baseline:
     """BM25 scores of fitted corpus statistics plus a monotone score -> grade mapping.
 
-    Build it with `fit_bm25_baseline`; `predict_proba(records)` returns [N, G].
+    Build it with `fit_bm25_baseline`; `predict(records)` returns the ranking scores and
+    the [N, G] probabilities, `predict_proba(records)` the probabilities alone.
 
     Example:
         >>> model = fit_bm25_baseline(
@@ -114,9 +120,17 @@ class BM25Baseline:
             scores.append(score / idf_total if idf_total > 0 else 0.0)
         return np.asarray(scores, dtype=np.float64)
 
+    def predict(self, records: Sequence[dict]) -> BM25Prediction:
+        """The normalised scores (to rank by) and the grade probabilities mapped from them."""
+        scores = self.normalised_scores(records)
+        return BM25Prediction(scores, self.probabilities_of_scores(scores))
+
     def predict_proba(self, records: Sequence[dict]) -> np.ndarray:
         """[N, G] grade probabilities (class k is grade k + 1)."""
-        scores = self.normalised_scores(records)
+        return self.predict(records).probabilities
+
+    def probabilities_of_scores(self, scores: np.ndarray) -> np.ndarray:
+        """[N, G] grade probabilities of normalised scores, interpolated between bins."""
         columns = [
             np.interp(scores, self.bin_centres, self.bin_distributions[:, k])
             for k in range(self.num_grades)

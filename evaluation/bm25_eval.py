@@ -27,9 +27,11 @@ ModelMetrics = Dict[str, Dict[str, object]]
 
 
 def metrics_by_slice(
-    grades, probabilities, query_keys: Sequence[str], slice_rows: Sequence[dict], num_grades: int
+    grades, probabilities, query_keys: Sequence[str], slice_rows: Sequence[dict], num_grades: int,
+    scores=None,
 ) -> ModelMetrics:
-    """`evaluation.metrics.compute_all` on every slice of `evaluation.slices`."""
+    """`evaluation.metrics.compute_all` on every slice of `evaluation.slices`; `scores`,
+    when given, is what nDCG and AUROC rank by (BM25's own score)."""
     members: Dict[str, List[int]] = {}
     for index, row in enumerate(slice_rows):
         for name in slices.slices_of_row(row):
@@ -37,10 +39,12 @@ def metrics_by_slice(
     grades = np.asarray(grades)
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, num_grades)
     query_keys = np.asarray(query_keys, dtype=object)
+    scores = None if scores is None else np.asarray(scores, dtype=np.float64)
     result = {}
     for name, rows in sorted(members.items()):
         values = metrics.compute_all(
-            grades[rows], probabilities[rows], query_keys[rows], num_grades
+            grades[rows], probabilities[rows], query_keys[rows], num_grades,
+            None if scores is None else scores[rows],
         )
         values["example_count"] = len(rows)
         values["unlabeled"] = 0  # evaluate_bm25 refuses rows without a grade
@@ -51,13 +55,16 @@ def metrics_by_slice(
 def evaluate_bm25(
     train: Sequence[tf.train.Example], evaluation: Sequence[tf.train.Example], num_grades: int
 ) -> ModelMetrics:
-    """BM25 baseline metrics per slice; rows without a reference grade are not scored."""
+    """BM25 baseline metrics per slice, ranked by its score; rows without a reference
+    grade are not scored."""
     model = fit_bm25_baseline([example_to_record(e) for e in train], num_grades)
     grades = reference_grades(evaluation)
+    prediction = model.predict([example_to_record(e) for e in evaluation])
     return metrics_by_slice(
         grades,
-        model.predict_proba([example_to_record(e) for e in evaluation]),
+        prediction.probabilities,
         [query_key(e) for e in evaluation],
         [slice_row(e) for e in evaluation],
         num_grades,
+        prediction.scores,
     )

@@ -75,6 +75,8 @@ def evaluate(
     languages = [r[contract.LANGUAGE] or "und" for r in records]
 
     predictions: Dict[str, np.ndarray] = {}
+    # Models rank by their expected grade; the BM25 baseline by its own score.
+    ranking_scores: Dict[str, np.ndarray] = {}
     if model_dirs:
         serialized = [record_to_example(r).SerializeToString() for r in records]
         for name, model_dir in zip(names, model_dirs):
@@ -82,16 +84,17 @@ def evaluate(
                 model_dir, serialized, num_grades, batch_size, data_path
             )
     if baseline_train:
-        predictions[BASELINE_NAME] = _baseline_predictions(
+        ranking_scores[BASELINE_NAME], predictions[BASELINE_NAME] = _baseline_predictions(
             baseline_train, fmt, num_grades, adapter_options, records
         )
 
     document = {
         "models": {
             name: {
-                "overall": metrics.compute_all(grades, probs, query_ids, num_grades),
+                "overall": metrics.compute_all(grades, probs, query_ids, num_grades,
+                                               ranking_scores.get(name)),
                 "by_language": metrics.compute_by_language(
-                    grades, probs, query_ids, languages, num_grades
+                    grades, probs, query_ids, languages, num_grades, ranking_scores.get(name)
                 ),
             }
             for name, probs in predictions.items()
@@ -271,7 +274,9 @@ def length_order(serialized: Sequence[bytes]) -> np.ndarray:
                                   count=len(serialized)), kind="stable")
 
 
-def _baseline_predictions(train_path, fmt, num_grades, adapter_options, records) -> np.ndarray:
+def _baseline_predictions(train_path, fmt, num_grades, adapter_options, records):
+    """`evaluation.baseline.BM25Prediction` (scores, probabilities) of the records, BM25
+    fitted on `train_path`."""
     from evaluation.baseline import fit_bm25_baseline
 
     train_records, train_grades = load_labeled_records(
@@ -280,7 +285,7 @@ def _baseline_predictions(train_path, fmt, num_grades, adapter_options, records)
     if train_grades != num_grades:
         raise InputError(f"{train_path}: has {train_grades} grades, the data {num_grades}.")
     logger.info("fitting the BM25 baseline on %d pairs", len(train_records))
-    return fit_bm25_baseline(train_records, num_grades).predict_proba(records)
+    return fit_bm25_baseline(train_records, num_grades).predict(records)
 
 
 def agreement(predictions: Dict[str, np.ndarray]) -> List[dict]:

@@ -6,6 +6,8 @@ Conventions shared by every function here:
   k holding grade k + 1, as every exported model returns it;
 * the predicted grade is the argmax class + 1; the *score* used for ranking and
   calibration is the expected grade `sum_k p_k * (k + 1)` (the models' `score` output);
+  `compute_all(..., scores=...)` ranks by other scores instead (nDCG and AUROC), for a
+  model whose probabilities are binned from a finer score (the BM25 baseline);
 * a metric that is undefined on the given data returns None (JSON null), never NaN.
 
 Formulas (n pairs, true grade y_i, predicted grade yhat_i, expected grade s_i):
@@ -232,22 +234,36 @@ def expected_calibration_error(
 
 
 def compute_all(
-    grades: Sequence[int], probabilities, query_ids: Sequence[str], num_grades: int
+    grades: Sequence[int], probabilities, query_ids: Sequence[str], num_grades: int,
+    scores=None,
 ) -> Dict[str, Optional[float]]:
     """Every metric of the module docstring for one set of predictions.
 
+    `scores` [N], when given, is what nDCG ranks by and every `auroc_ge_t` scores with,
+    instead of the expected grade and P(grade >= t); accuracy, QWK and ECE still read
+    the probabilities.
+
     Returns the keys of `metric_keys(num_grades)` plus `ndcg_queries`, the number of
     queries the nDCG means are taken over.
+
+    Example (grades binned from a score tie two candidates the score orders):
+        >>> binned = np.array([[0.2, 0.8], [0.2, 0.8], [0.9, 0.1]])
+        >>> compute_all([1, 2, 1], binned, ["q"] * 3, 2)["ndcg@5"] < 1.0
+        True
+        >>> compute_all([1, 2, 1], binned, ["q"] * 3, 2, scores=[0.6, 0.7, 0.1])["ndcg@5"]
+        1.0
 
     Raises:
         ValueError: the shapes disagree, or a grade lies outside 1..G.
     """
     grades = np.asarray(grades, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, num_grades)
-    if not len(grades) == len(probabilities) == len(query_ids):
+    if not len(grades) == len(probabilities) == len(query_ids) or (
+            scores is not None and len(scores) != len(grades)):
         raise ValueError(
-            f"{len(grades)} grades, {len(probabilities)} probability rows and "
-            f"{len(query_ids)} query ids: they must be as many"
+            f"{len(grades)} grades, {len(probabilities)} probability rows, "
+            f"{len(query_ids)} query ids and {'no' if scores is None else len(scores)} "
+            "scores: they must be as many"
         )
     if len(grades) and (grades.min() < 1 or grades.max() > num_grades):
         raise ValueError(f"grades must lie in 1..{num_grades}")
@@ -257,32 +273,38 @@ def compute_all(
         result["ndcg_queries"] = 0
         return result
     predicted = predicted_grade(probabilities)
-    scores = expected_grade(probabilities)
+    ranking = expected_grade(probabilities) if scores is None else np.asarray(scores, np.float64)
     result["accuracy"] = accuracy(grades, predicted)
     result["qwk"] = quadratic_weighted_kappa(grades, predicted, num_grades)
     ndcg_queries = 0
     for k in NDCG_CUTOFFS:
-        result[f"ndcg@{k}"], ndcg_queries = mean_ndcg(grades, scores, query_ids, k)
-    result.update(auroc_by_threshold(grades, probabilities))
+        result[f"ndcg@{k}"], ndcg_queries = mean_ndcg(grades, ranking, query_ids, k)
+    if scores is None:
+        result.update(auroc_by_threshold(grades, probabilities))
+    else:
+        result.update({f"auroc_ge_{t}": auroc(grades >= t, ranking)
+                       for t in range(2, num_grades + 1)})
     result["ece"] = expected_calibration_error(grades, probabilities)
     result["ndcg_queries"] = ndcg_queries
     return result
 
 
 def compute_by_language(
-    grades, probabilities, query_ids, languages, num_grades: int
+    grades, probabilities, query_ids, languages, num_grades: int, scores=None
 ) -> Dict[str, Dict[str, Optional[float]]]:
     """`compute_all` on each language slice, keyed by language code (sorted)."""
     languages = np.asarray(languages, dtype=object)
     grades = np.asarray(grades)
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, num_grades)
     query_ids = np.asarray(query_ids, dtype=object)
+    scores = None if scores is None else np.asarray(scores, dtype=np.float64)
     return {
         language: compute_all(
             grades[languages == language],
             probabilities[languages == language],
             query_ids[languages == language],
             num_grades,
+            None if scores is None else scores[languages == language],
         )
         for language in sorted(set(languages.tolist()))
     }

@@ -31,8 +31,31 @@ def _fixture(seed: int, num_queries: int):
     return records
 
 
-def test_tokenize_splits_cjk_characters():
-    assert tokenize("Oak TABLE, 2-seat 桌子") == ["oak", "table", "2", "seat", "桌", "子"]
+def test_tokenize_keeps_words_and_splits_cjk_phrases():
+    tokens = tokenize("Oak TABLE, 2-seat 桌子")
+    assert {"#oak#", "#table#", "#2#", "#seat#", "桌", "子", "桌子"} <= set(tokens)
+
+
+def test_ranks_by_its_score_where_the_binned_grades_tie():
+    """Above the top bin centre every candidate gets the same grade probabilities; the
+    raw score still orders them, and nDCG must see that order."""
+    model = fit_bm25_baseline(_fixture(0, 30), num_grades=3)
+    test = [{"query": "red lamp", "title": "small red lamp, modern set", "grade": 2},
+            {"query": "red lamp", "title": "red lamp", "grade": 3},
+            {"query": "red lamp", "title": "oak bed", "grade": 1}]
+    prediction = model.predict(test)
+    np.testing.assert_array_equal(prediction.probabilities[0], prediction.probabilities[1])
+    assert prediction.scores[1] > prediction.scores[0] > prediction.scores[2]
+    np.testing.assert_array_equal(prediction.probabilities, model.predict_proba(test))
+
+    grades, queries = [r["grade"] for r in test], ["q"] * 3
+    binned = metrics.compute_all(grades, prediction.probabilities, queries, 3)
+    ranked = metrics.compute_all(grades, prediction.probabilities, queries, 3,
+                                 scores=prediction.scores)
+    assert binned["ndcg@10"] < 1.0 and ranked["ndcg@10"] == 1.0  # ties broken pessimistically
+    assert ranked["auroc_ge_3"] == 1.0 > binned["auroc_ge_3"]
+    # Accuracy and QWK still come from the binned grades.
+    assert (ranked["accuracy"], ranked["qwk"]) == (binned["accuracy"], binned["qwk"])
 
 
 def test_bm25_beats_random_ranking():
@@ -44,7 +67,8 @@ def test_bm25_beats_random_ranking():
 
     grades = [r["grade"] for r in test]
     query_ids = [r["query_id"] for r in test]
-    ours = metrics.compute_all(grades, probabilities, query_ids, 3)
+    ours = metrics.compute_all(grades, probabilities, query_ids, 3,
+                               scores=model.normalised_scores(test))
     rng = np.random.default_rng(2)
     random_ndcg = np.mean([
         metrics.mean_ndcg(grades, rng.random(len(test)), query_ids, 10)[0] for _ in range(20)

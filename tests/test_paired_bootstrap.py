@@ -83,12 +83,12 @@ def test_bench_paired_bootstrap_keeps_its_per_query_keys_and_figures():
     grades, a, b, query_ids = _random_rows(num_queries=30)
     records = [{"grade": int(g), "query_id": q, "language": ("de" if int(q[1:]) % 2 else None)}
                for g, q in zip(grades, query_ids)]
-    model = bench.per_query_ndcg(records, a)
+    model = bench.per_query_ndcg(records, metrics.expected_grade(a))
     assert list(model) == sorted(model)  # (language, query id), sorted as before
     assert {language for language, _ in model} == {"de", "und"}
     values = metrics.ndcg_by_query(grades, metrics.expected_grade(a), query_ids, 10)
     assert {query: value for (_, query), value in model.items()} == values
-    baseline = bench.per_query_ndcg(records, b)
+    baseline = bench.per_query_ndcg(records, metrics.expected_grade(b))
     x, y = np.array(list(model.values())), np.array([baseline[k] for k in model])
     result = bench.paired_bootstrap(x, y, 300)
     means = (x - y)[np.random.default_rng(0).integers(0, len(x), (300, len(x)))].mean(axis=1)
