@@ -30,6 +30,7 @@ import argparse
 import collections
 import math
 import os
+import re
 import sys
 import time
 
@@ -43,11 +44,22 @@ import scaling  # noqa: E402
 import scaling_data  # noqa: E402
 from zero_shot_encoder import (  # noqa: E402
     bi_encoder_cosines, load_bi_encoder, ndcg_by_language)
-from evaluation.baseline import fit_bm25_baseline, item_text, tokenize  # noqa: E402
+from evaluation.baseline import fit_bm25_baseline, item_text  # noqa: E402
 from relevance import contract  # noqa: E402
 from trainer.student import text_features as tx  # noqa: E402
 from trainer.student.word_vectors import encode_words, principal_axes  # noqa: E402
 from trainer.teacher.presets.registry import resolve_preset  # noqa: E402
+
+# The word-vector features' words: lower-cased `\w` runs, each CJK character a word, as
+# the BM25 baseline cut them before its own tokens (evaluation.bm25_tokens) replaced
+# them. Kept here so that these features' figures stay comparable; BM25 itself uses
+# the yardstick's tokens.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+
+
+def tokenize(text):
+    return _WORD.findall(text.lower())
 
 
 def corpus_vocabulary(rows):

@@ -6,7 +6,8 @@ Modules:
     evaluate        `relevance evaluate`: score labeled data with exported models
     settings        its defaults (no TensorFlow: the CLI's parser reads them)
     report          report.md and its plots
-    baseline        the BM25 lexical baseline
+    baseline        the BM25 lexical baseline (ranked by its score)
+    bm25_tokens     its tokens: words with their marks, trigrams, n-grams without spaces
     bootstrap       paired bootstrap over queries
     tfma_metric     RelevanceMetrics, the custom TFMA metric
     eval_config     the TFMA EvalConfig of both Evaluators
