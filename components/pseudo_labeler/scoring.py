@@ -2,8 +2,9 @@
 
 The teacher cuts each call to its longest row, so a batch of short rows costs less than
 a batch that mixes them with long ones. Rows are grouped by a length bucket (and a
-stable hash, so a bucket is batched by several workers) and cut into batches in their
-pairs' order: the same batches whatever the runner.
+stable hash of the query, so a bucket is batched by several workers and a query's rows
+stay together) and cut into batches in their pairs' order: the same batches whatever
+the runner.
 
 Example:
 
@@ -51,10 +52,12 @@ def _chunks(rows: List[Candidate], size: int):
 def _length_batches(candidates, split: str, batch_size: int):
     """Batches of `batch_size` rows (the last of each group smaller) from one length
     bucket each, the same batches whatever the runner: rows are grouped by (bucket,
-    hash of the pair) and each group is cut in its pairs' order."""
+    hash of the query) and each group is cut in its pairs' order, which keeps a query's
+    candidates together (a pair key starts with its query id): the teacher encodes a
+    query once per call for its similarity prior (`PriorInference`)."""
     def key(candidate):
         bucket = length_bucket(candidate.text_bytes)
-        return (bucket, ranking.stable_hash(candidate.pair) % LENGTH_BUCKET_SHARDS), candidate
+        return (bucket, ranking.stable_hash(candidate.query_id) % LENGTH_BUCKET_SHARDS), candidate
 
     return (
         candidates
