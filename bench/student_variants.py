@@ -47,6 +47,7 @@ from evaluation import metrics  # noqa: E402
 from models.export import raw_features_from_examples  # noqa: E402
 from relevance import contract  # noqa: E402
 from relevance.adapters import load_records  # noqa: E402
+from relevance.config_dicts import known_keys  # noqa: E402
 from relevance.records import record_to_example, to_record  # noqa: E402
 from trainer.student import model as student_model  # noqa: E402
 from trainer.student.config import StudentConfig  # noqa: E402
@@ -79,9 +80,10 @@ class Artefacts:
         configs = [json.load(open(path))["student"] for path in glob.glob(os.path.join(
             root, "StudentTrainer", "model_run", "*", "student_config.json"))]
         # The run's training settings; the variant fields at their defaults, word
-        # vectors from the preset the run's word-vector students used.
+        # vectors from the preset the run's word-vector students used. The stored config
+        # may come from an older version: keys since removed are dropped (known_keys).
         self.config = dataclasses.replace(
-            StudentConfig.from_dict(configs[0]), ngram_embeddings=False,
+            StudentConfig.from_dict(known_keys(StudentConfig, configs[0])), ngram_embeddings=False,
             word_vectors_trainable=False,
             word_vectors_preset=max(c.get("word_vectors_preset", "") for c in configs))
         executions = sorted(glob.glob(os.path.join(root, "PseudoLabeler", "pseudo_labeled", "*")),

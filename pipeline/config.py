@@ -8,6 +8,10 @@ Example:
 >>> config = PipelineConfig.for_workdir("/tmp/relevance-run", num_grades=4)
 >>> config.serving_model_dir
 '/tmp/relevance-run/serving/relevance_student'
+>>> PipelineConfig.for_workdir("/tmp/relevance-run", student={"epoch": 3})
+Traceback (most recent call last):
+...
+ValueError: StudentConfig: unknown key 'epoch' (did you mean 'epochs'?)
 """
 
 import dataclasses
@@ -36,9 +40,11 @@ class PipelineConfig:
         num_grades: G, the number of relevance grades.
         eval_percent: share of labeled queries held out for evaluation.
         numeric_features: `num_*` columns carried as float features.
-        teacher, student: hyperparameters passed to the Trainers' `custom_config`.
+        teacher, student: hyperparameters passed to the Trainers' `custom_config`
+            (`TeacherConfig` / `StudentConfig` keys; another key is a ValueError).
         pseudo_label: PseudoLabeler parameters that differ from its defaults, e.g.
-            {"confidence_threshold": 0.5} (see components/pseudo_labeler).
+            {"confidence_threshold": 0.5} (`LabelingConfig` keys; see
+            components/pseudo_labeler).
         caption_images: run the ImageCaptioner between ExampleGen and everything else;
             off by default, and then the pipeline is exactly as without it.
         caption_preset: keras-hub PaliGemma preset name or local preset directory.
@@ -93,6 +99,19 @@ class PipelineConfig:
     gate_resamples: int = gate_settings.DEFAULT_GATE_RESAMPLES
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
+
+    def __post_init__(self):
+        # A misspelled teacher, student or PseudoLabeler key fails here, when the
+        # pipeline is configured, rather than in a Trainer hours later (each refuses a
+        # key it does not know, naming the closest one).
+        from components.pseudo_labeler.config import LabelingConfig
+        from relevance.config_dicts import check_keys
+        from trainer.student.config import StudentConfig
+        from trainer.teacher.config import TeacherConfig
+
+        TeacherConfig.from_dict(self.teacher)
+        StudentConfig.from_dict(self.student)
+        check_keys(LabelingConfig, self.pseudo_label)
 
     @classmethod
     def for_workdir(

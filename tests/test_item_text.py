@@ -1,5 +1,6 @@
 """The teacher's item text: field order and markers, budgets, lists, missing fields."""
 
+import pytest
 import tensorflow as tf
 
 from relevance import contract
@@ -78,10 +79,11 @@ def test_runs_in_a_graph_on_unicode_and_invalid_bytes():
 
 
 def test_config_round_trip_and_partial_budgets():
-    config = TeacherConfig.from_dict({"field_budgets": {"title": 4}, "fields": ["title"],
-                                      "unknown": True})
+    config = TeacherConfig.from_dict({"field_budgets": {"title": 4}, "fields": ["title"]})
     assert config.field_budgets["title"] == 4 and config.field_budgets["description"] > 0
     assert TeacherConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="'field_budget' \\(did you mean 'field_budgets'\\?\\)"):
+        TeacherConfig.from_dict({"field_budget": {"title": 4}})
 
 
 def test_item_words_found_in_the_query_are_marked_in_every_field():

@@ -68,10 +68,12 @@ def test_loss_averages_over_the_batch_with_the_human_mask():
     assert float(DistillationLoss(2)(targets, logits)) == pytest.approx(np.log(2) / 2, rel=1e-5)
 
 
-def test_config_round_trip_ignores_unknown_keys():
-    config = StudentConfig.from_dict({"hidden_units": [8], "epochs": 2, "unknown": True})
+def test_config_round_trip_refuses_unknown_keys():
+    config = StudentConfig.from_dict({"hidden_units": [8], "epochs": 2})
     assert config.hidden_units == (8,) and config.epochs == 2
     assert StudentConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match="'hiden_units' \\(did you mean 'hidden_units'\\?\\)"):
+        StudentConfig.from_dict({"hiden_units": [8]})
 
 
 def test_a_step_budget_fixes_the_steps_whatever_the_rows():
@@ -236,7 +238,7 @@ def trained(tmp_path_factory):
         custom_config={
             "num_grades": G,
             "student": {"embedding_dim": 16, "epochs": 2, "batch_size": 64,
-                        "learning_rate": 0.01, "temperature": 2.0, "ignored_key": 1,
+                        "learning_rate": 0.01, "temperature": 2.0,
                         "word_vectors_preset": preset, "word_vector_dims": 8,
                         "preset_cache_dir": str(root / "cache")},
         },

@@ -3,6 +3,8 @@
 import dataclasses
 from typing import Any, Dict, Mapping, Tuple
 
+from relevance.config_dicts import check_keys
+
 
 @dataclasses.dataclass(frozen=True)
 class StudentConfig:
@@ -26,7 +28,7 @@ class StudentConfig:
 
     Example:
 
-    >>> config = StudentConfig.from_dict({"embedding_dim": 16, "not_a_field": 1})
+    >>> config = StudentConfig.from_dict({"embedding_dim": 16})
     >>> config.embedding_dim, config.hidden_units
     (16, (64, 32))
     >>> StudentConfig.from_dict(config.to_dict()) == config
@@ -74,9 +76,9 @@ class StudentConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] = None) -> "StudentConfig":
-        """Builds a config from `values`; unknown keys are ignored, missing ones default."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        kwargs = {key: value for key, value in (values or {}).items() if key in known}
+        """Builds a config from `values`; missing keys default, unknown ones are a ValueError."""
+        check_keys(cls, values)
+        kwargs = dict(values or {})
         if "hidden_units" in kwargs:
             kwargs["hidden_units"] = tuple(int(units) for units in kwargs["hidden_units"])
         return cls(**kwargs)

@@ -4,6 +4,7 @@ import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
 from relevance import contract
+from relevance.config_dicts import check_keys
 from trainer.teacher.presets.registry import (BI_ENCODER_PRESETS, DEFAULT_TEACHER_PRESET,
                                               get_spec, is_from_scratch)
 
@@ -61,9 +62,13 @@ class TeacherConfig:
 
     Example:
 
-    >>> config = TeacherConfig.from_dict({"epochs": 2, "not_a_key": 1})
+    >>> config = TeacherConfig.from_dict({"epochs": 2})
     >>> config.epochs, config.preset, config.learning_rate
     (2, 'multilingual-e5-small', 3e-05)
+    >>> TeacherConfig.from_dict({"epoch": 2})
+    Traceback (most recent call last):
+    ...
+    ValueError: TeacherConfig: unknown key 'epoch' (did you mean 'epochs'?)
     >>> TeacherConfig.from_dict(config.to_dict()) == config
     True
     >>> TeacherConfig(preset="from-scratch").epochs
@@ -202,6 +207,6 @@ class TeacherConfig:
 
     @classmethod
     def from_dict(cls, values: Optional[Dict[str, Any]]) -> "TeacherConfig":
-        """Builds a config from `values`, ignoring keys it does not know."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in (values or {}).items() if k in names})
+        """Builds a config from `values`; a key it does not know is a ValueError."""
+        check_keys(cls, values)
+        return cls(**(values or {}))
