@@ -28,6 +28,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from components.event_counts import WriteEventTotals
 from components.example_gen.options import ExampleGenOptions
 from relevance import contract
 from relevance.errors import InputError, RecordError
@@ -223,17 +224,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             unlabeled_bad | "CountInUnlabeledBad" >> beam.Map(lambda _: f"in:{UNLABELED}")
         )
         output_uri = self._examples_uri
-        (
-            count_keys
-            | "AllCountKeys" >> beam.Flatten()
-            | "CountPerKey" >> beam.combiners.Count.PerElement()
-            | "CountsToDict" >> beam.combiners.ToDict()
-            | "Summarize" >> beam.Map(lambda keys: json.dumps(summarize_counts(keys), indent=2, sort_keys=True))
-            | "WriteCounts"
-            >> beam.io.WriteToText(
-                os.path.join(output_uri, COUNTS_FILE), shard_name_template="", num_shards=1
-            )
-        )
+        _ = tuple(count_keys) | "WriteCounts" >> WriteEventTotals(
+            os.path.join(output_uri, COUNTS_FILE), summarize=summarize_counts, indent=2)
         (
             quarantine
             | "QuarantineToJson" >> beam.Map(lambda e: json.dumps(e, ensure_ascii=False, default=str))

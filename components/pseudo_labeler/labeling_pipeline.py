@@ -14,11 +14,11 @@ Example:
 """
 
 import dataclasses
-import json
 from typing import Dict, List, Optional
 
 import apache_beam as beam
 
+from components.event_counts import WriteEventTotals
 from components.pseudo_labeler import counts, ranking, records, sampling, selection
 from components.pseudo_labeler.config import LabelingConfig  # noqa: F401 - re-exported
 from components.pseudo_labeler.records import Candidate
@@ -280,12 +280,4 @@ def _label_unlabeled(pipeline, config: LabelingConfig, paths: LabelingPaths, hum
 
 def _write_events(events: list, events_path: str) -> None:
     """One JSON file of event totals (counts.py reads it back)."""
-    _ = (
-        events
-        | "FlattenEvents" >> beam.Flatten()
-        | "CountEvents" >> beam.combiners.Count.PerElement()
-        | "EventsToDict" >> beam.combiners.ToDict()
-        | "EventsToJson" >> beam.Map(lambda totals: json.dumps(totals, sort_keys=True))
-        | "WriteEvents"
-        >> beam.io.WriteToText(events_path, shard_name_template="", num_shards=1)
-    )
+    _ = tuple(events) | "WriteEventTotals" >> WriteEventTotals(events_path)
