@@ -7,4 +7,5 @@ Modules:
     examples         tf.Examples from plain values, TFRecord files
     serving_models   tiny real relevance SavedModels (lexical, dense) for serving
     gguf_test_file   tiny random Llama GGUF files for the GGUF converter
+    layer_test_case  one check of a custom Keras layer (shapes, config, save / load)
 """

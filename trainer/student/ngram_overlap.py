@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="relevance_student")
 class NgramOverlap(keras.layers.Layer):
     """Query ids `[B, Lq]` and item ids `[B, Li]` (0 = padding) -> `[B, 1]`: the share of
     the query's ids that occur among the item's.

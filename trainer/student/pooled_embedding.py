@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 
+@keras.saving.register_keras_serializable(package="relevance_student")
 class MeanPooledEmbedding(keras.layers.Layer):
     """`[B, L]` int ids (0 = padding) -> `[B, dim]` mean of the embeddings of the ids > 0.
 

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 
+@keras.saving.register_keras_serializable(package="relevance_student")
 class WordVectorInteractions(keras.layers.Layer):
     """Query word vectors and item word ids -> `[B, dims + 6]` interaction features
     (`[B, 6]` with `products=False`).
@@ -99,3 +100,13 @@ class WordVectorInteractions(keras.layers.Layer):
 
     def compute_output_shape(self, query_vectors_shape, *unused_shapes):
         return (query_vectors_shape[0], (query_vectors_shape[2] if self.products else 0) + 6)
+
+    def get_config(self):
+        return {**super().get_config(), "products": self.products,
+                "table": keras.saving.serialize_keras_object(self.table)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["table"] = keras.saving.deserialize_keras_object(config["table"])
+        return cls(**config)

@@ -10,6 +10,7 @@ import tensorflow as tf
 INT8_LEVELS = 127
 
 
+@keras.saving.register_keras_serializable(package="relevance_student")
 class WordVectorTable(keras.layers.Layer):
     """`[B, L]` word ids (row + 1 of `vectors`, 0 = none) -> `[B, L, dim]` float32 vectors.
 
