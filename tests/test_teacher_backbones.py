@@ -362,6 +362,11 @@ def test_the_prior_shares_a_frozen_token_table_with_the_pair_branch(tmp_path, pr
     assert len({id(w) for w in weights}) == len(weights)  # each variable listed once
     _train_one_step(teacher, config)
     _export_and_serve(teacher, str(tmp_path / "export"))
+    saved = tf.train.list_variables(str(tmp_path / "export" / "variables" / "variables"))
+    assert not [name for name, _ in saved if "optimizer" in name]  # no AdamW slots
+    saved_weights = sum(int(np.prod(shape)) for _, shape in saved)
+    # The network's weights, plus two scalars: the module's num_grades and the save counter.
+    assert saved_weights == sum(int(np.prod(w.shape)) for w in teacher.network.weights) + 2
 
 
 @pytest.mark.parametrize("match", [False, True], ids=["pair", "pair+matches"])

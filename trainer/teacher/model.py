@@ -215,10 +215,14 @@ class TeacherModel:
 
     def serving_module(self) -> export.RelevanceServingModule:
         """The module with both relevance signatures, holding the network's variables
-        and the tokenizer's resources."""
+        and the tokenizer's resources.
+
+        It tracks the network's layers, not the compiled model: the model also holds its
+        optimizer, whose AdamW slots (two per trainable weight, 43 M for e5-small) the
+        export would otherwise carry."""
         return export.RelevanceServingModule(
             self.predict_probabilities,
             self.num_grades,
-            trackables=[self.network, self.preprocessor]
+            trackables=list(self.network.layers) + [self.preprocessor]
             + ([self.prior_tokenizer.tokenizer] if self.prior_tokenizer else []),
         )
