@@ -39,9 +39,22 @@ def length_bucket(text_bytes: int) -> int:
                 len(LENGTH_BUCKET_BOUNDS))
 
 
-# Rows of one length bucket are spread over this many groups, so a bucket is batched
-# by several workers, not one.
+# Rows of one length bucket are spread over up to this many groups, so a bucket is
+# batched by several workers, not one; but a group gets at least
+# ROWS_PER_GROUP_BATCHES batches' worth of rows on average, so a small split (a sample,
+# the human eval rows) is not cut into batches of a few rows, each paying a whole call.
 LENGTH_BUCKET_SHARDS = 16
+ROWS_PER_GROUP_BATCHES = 8
+
+
+def shard_count(rows: int, batch_size: int) -> int:
+    """Groups per length bucket for a split of `rows` rows.
+
+    >>> shard_count(345, 64), shard_count(5_000, 64), shard_count(100_000, 64)
+    (1, 9, 16)
+    """
+    groups = rows // (batch_size * ROWS_PER_GROUP_BATCHES)
+    return max(1, min(LENGTH_BUCKET_SHARDS, groups))
 
 
 def _chunks(rows: List[Candidate], size: int):
@@ -54,14 +67,18 @@ def _length_batches(candidates, split: str, batch_size: int):
     bucket each, the same batches whatever the runner: rows are grouped by (bucket,
     hash of the query) and each group is cut in its pairs' order, which keeps a query's
     candidates together (a pair key starts with its query id): the teacher encodes a
-    query once per call for its similarity prior (`PriorInference`)."""
-    def key(candidate):
+    query once per call for its similarity prior (`PriorInference`). The number of groups
+    per bucket follows the split's size (`shard_count`)."""
+    def key(candidate, shards):
         bucket = length_bucket(candidate.text_bytes)
-        return (bucket, ranking.stable_hash(candidate.query_id) % LENGTH_BUCKET_SHARDS), candidate
+        return (bucket, ranking.stable_hash(candidate.query_id) % shards), candidate
 
+    shards = (candidates
+              | f"CountForShards[{split}]" >> beam.combiners.Count.Globally()
+              | f"Shards[{split}]" >> beam.Map(shard_count, batch_size))
     return (
         candidates
-        | f"KeyByLength[{split}]" >> beam.Map(key)
+        | f"KeyByLength[{split}]" >> beam.Map(key, beam.pvalue.AsSingleton(shards))
         | f"GroupByLength[{split}]" >> beam.GroupByKey()
         | f"Batch[{split}]" >> beam.FlatMap(
             lambda group: _chunks(sorted(group[1], key=lambda c: c.pair), batch_size))
