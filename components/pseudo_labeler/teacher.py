@@ -1,7 +1,8 @@
 """Beam DoFn that scores batches of candidates with the teacher's `serving_examples`.
 
-The SavedModel is loaded once per worker process (shared across DoFn instances and
-threads through `apache_beam.utils.shared.Shared`), not once per bundle.
+The SavedModel is loaded once per worker process (shared across DoFn instances, splits
+and threads through one `apache_beam.utils.shared.Shared` handle), not once per bundle
+or per split.
 
 Example (a pipeline scoring a PCollection of `Candidate` lists):
 
@@ -25,6 +26,10 @@ from relevance import contract
 from models.export import load_relevance_model
 
 _METRICS_NAMESPACE = "PseudoLabeler"
+# One handle for the whole process: the graph scores several splits (human train, eval,
+# the unlabeled pilot and sample), each with its own DoFn; with a handle per DoFn each
+# would load (and hold) its own copy of the teacher.
+_TEACHERS = shared.Shared()
 
 
 class _LoadedTeacher:
@@ -61,16 +66,13 @@ class ScoreWithTeacher(beam.DoFn):
         self._progress_label = progress_label
         self._expected_rows = int(expected_rows)
         self._progress = None
-        self._shared_handle = shared.Shared()
         self._teacher = None
         self._rows_scored = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "rows_scored")
         self._rows_failed = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "rows_failed")
 
     def setup(self):
         model_path = self._model_path
-        self._teacher = self._shared_handle.acquire(
-            lambda: _LoadedTeacher(model_path), tag=model_path
-        )
+        self._teacher = _TEACHERS.acquire(lambda: _LoadedTeacher(model_path), tag=model_path)
         label = f"PseudoLabeler[{self._progress_label}]" if self._progress_label else "PseudoLabeler"
         self._progress = RateProgress(label, total=self._expected_rows)
 
