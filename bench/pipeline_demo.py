@@ -60,7 +60,7 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.samples = []  # (epoch seconds, MiB)
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def _tree_mib(self) -> float:
         pids, total_kib = [self.pid], 0
@@ -77,11 +77,11 @@ class RssSampler(threading.Thread):
         return total_kib / 1024.0
 
     def run(self):
-        while not self._stop.wait(self.interval):
+        while not self._done.wait(self.interval):
             self.samples.append((time.time(), self._tree_mib()))
 
     def stop(self):
-        self._stop.set()
+        self._done.set()
         self.join()
 
     def peak_within(self, start: float, end: float) -> float:
