@@ -23,7 +23,6 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "evaluate_order.json")
 
 
 def _serialized(data: str, fmt: str, num_grades, rows: int, seed: int):
@@ -60,7 +59,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--old-code", default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--output", default=RESULTS)
     args = parser.parse_args(argv)
 
     if not args.child:
@@ -85,9 +83,9 @@ def main(argv=None) -> dict:
     figures["shuffled_over_sorted"] = round(
         figures["shuffled"]["seconds"] / figures["sorted_by_length"]["seconds"], 2)
     figures["load_average_1m"] = round(os.getloadavg()[0], 2)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as handle:
-        json.dump(figures, handle, indent=2)
+    from scaling import write_results  # bench/ is the script's directory
+
+    write_results("evaluate_order", figures)
     print(json.dumps(figures, indent=2))
     return figures
 

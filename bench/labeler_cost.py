@@ -28,7 +28,6 @@ from typing import Dict, List
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-RESULTS = os.path.join(ROOT, "bench", "results", "labeler_cost.json")
 
 
 def _patterns(examples_uri: str) -> Dict[str, List[str]]:
@@ -141,7 +140,6 @@ def main(argv=None) -> Dict:
     parser.add_argument("--paths", default="score_all,sampled",
                         help="this code's paths to run: score_all and/or sampled")
     parser.add_argument("--label", default="")
-    parser.add_argument("--output", default=RESULTS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -200,9 +198,9 @@ def main(argv=None) -> Dict:
         "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
                     "python": platform.python_version()},
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as handle:
-        json.dump(report, handle, indent=2)
+    from scaling import write_results  # bench/ is the script's directory
+
+    write_results("labeler_cost", report)
     print(json.dumps(report, indent=2))
     return report
 
