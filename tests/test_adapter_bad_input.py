@@ -188,12 +188,9 @@ def test_labels_with_a_single_query_stop_before_any_work(tmp_path, capsys):
 
 
 def test_forecast_example_gen_and_evaluate_count_crowdflower_rows_alike(tmp_path):
-    from tfx.types import standard_artifacts, standard_component_specs
-    from tfx.utils import proto_utils
-
-    from components.example_gen.component import relevance_example_gen
-    from components.example_gen.executor import Executor, read_ingest_counts
+    from components.example_gen.executor import read_ingest_counts
     from components.example_gen.options import ExampleGenOptions
+    from support.example_gen_run import run_example_gen
 
     base = tmp_path / "inputs"
     (base / "labeled").mkdir(parents=True)
@@ -203,15 +200,8 @@ def test_forecast_example_gen_and_evaluate_count_crowdflower_rows_alike(tmp_path
     unlabeled = _crowdflower(base / "unlabeled" / "test.csv", {1: "abc"}, rows=6)
     checks = preflight([labeled], [unlabeled], "crowdflower", 4)
 
-    component = relevance_example_gen(str(base), ExampleGenOptions(input_format="crowdflower",
-                                                                   num_grades=4))
-    exec_properties = {
-        k: (v if isinstance(v, (str, int)) or v is None else proto_utils.proto_to_json(v))
-        for k, v in component.exec_properties.items()
-    }
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "out")
-    Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
+    examples = run_example_gen(base, ExampleGenOptions(input_format="crowdflower", num_grades=4),
+                               tmp_path / "out")
     counts = read_ingest_counts(examples.uri)
 
     forecast = {"bad_grade": 2, "missing_grade": 1, "grade_out_of_range": 1}

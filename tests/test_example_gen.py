@@ -22,6 +22,7 @@ from components.example_gen.options import ExampleGenOptions
 from relevance import contract
 from relevance.errors import InputError
 from relevance.records import example_to_record
+from support.example_gen_run import run_example_gen
 
 LABELED = [
     {"query": "red shoes", "query_id": f"q{q}", "item_id": f"i{q}-{i}", "title": f"red shoe {i}",
@@ -153,15 +154,8 @@ def test_run_fails_clearly_when_no_labeled_row_is_valid(tmp_path):
     (base / "unlabeled").mkdir(parents=True)
     _write_jsonl(base / "labeled" / "l.jsonl", BAD_LABELED)
     _write_csv(base / "unlabeled" / "u.csv", UNLABELED)
-    component = relevance_example_gen(str(base), ExampleGenOptions())
-    exec_properties = {
-        k: (v if isinstance(v, (str, int)) or v is None else proto_utils.proto_to_json(v))
-        for k, v in component.exec_properties.items()
-    }
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "out")
     with pytest.raises(InputError, match="no valid labeled row"):
-        Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
+        run_example_gen(base, ExampleGenOptions(), tmp_path / "out")
 
 
 def _run_files(tmp_path, labeled_text, unlabeled_rows, options=ExampleGenOptions()):
@@ -170,15 +164,7 @@ def _run_files(tmp_path, labeled_text, unlabeled_rows, options=ExampleGenOptions
     (base / "unlabeled").mkdir(parents=True)
     (base / "labeled" / "labeled.jsonl").write_text(labeled_text, encoding="utf-8")
     _write_jsonl(base / "unlabeled" / "unlabeled.jsonl", unlabeled_rows)
-    component = relevance_example_gen(str(base), options)
-    exec_properties = {
-        k: (v if isinstance(v, (str, int)) or v is None else proto_utils.proto_to_json(v))
-        for k, v in component.exec_properties.items()
-    }
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "out")
-    Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
-    return base, examples
+    return base, run_example_gen(base, options, tmp_path / "out")
 
 
 def test_unlabeled_grades_are_ignored_not_quarantined(tmp_path):
