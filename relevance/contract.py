@@ -56,6 +56,11 @@ LIST_STRING_FEATURES = ITEM_LIST_TEXT_FIELDS
 
 NUMERIC_FEATURE_PREFIX = "num_"
 
+# Features added by the ItemEmbedder: the pretrained encoder's embeddings, reduced to D
+# floats in one space (components/item_embedder).
+ITEM_EMBEDDING = "item_embedding"  # float [D]: the item text's ("passage: ..." side)
+QUERY_EMBEDDING = "query_embedding"  # float [D]: the query's ("query: ..." side)
+
 # Features added by the pseudo-labeling component to the student's training corpus.
 SOFT_LABEL = "soft_label"  # float [G]: the teacher's distribution (human rows keep `grade` too)
 TEACHER_SCORE = "teacher_score"  # float: expected grade under the teacher
