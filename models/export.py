@@ -94,6 +94,12 @@ class RelevanceServingModule(tf.Module):
         trackables: objects the SavedModel must keep (Keras models, lookup tables, TFT
             layers), so their variables and assets are saved.
 
+    `embedding_dims` D > 0 (a student with item embeddings) adds the
+    `contract.SIGNATURE_EMBEDDED` signature, passes a row's `item_embedding` (that
+    signature's `[N, D]` input, or a serialized example's float list) to `predict_fn` in
+    the raw dict, and lets `predict_fn` return a dict of outputs (probabilities and
+    `contract.OUTPUT_EMBEDDING_USED`) instead of the probabilities alone.
+
     Example:
 
     >>> import tensorflow as tf
@@ -104,18 +110,25 @@ class RelevanceServingModule(tf.Module):
     [1, 4]
     """
 
-    def __init__(self, predict_fn: PredictFn, num_grades: int, trackables=None):
+    def __init__(self, predict_fn: PredictFn, num_grades: int, trackables=None,
+                 embedding_dims: int = 0):
         super().__init__()
         self._predict_fn = predict_fn
         self.num_grades = tf.Variable(num_grades, trainable=False, dtype=tf.int32)
-        self.trackables = list(trackables or [])
+        self.trackables = [item for item in (trackables or []) if item is not None]
+        self.embedding_dims = int(embedding_dims)
 
     def _outputs(self, raw: RawFeatures) -> Dict[str, tf.Tensor]:
-        probabilities = tf.cast(self._predict_fn(broadcast_query(raw)), tf.float32)
-        return {
-            contract.OUTPUT_PROBABILITIES: probabilities,
-            contract.OUTPUT_SCORE: expected_score(probabilities),
-        }
+        features = broadcast_query(raw)
+        if self.embedding_dims and contract.ITEM_EMBEDDING in raw:
+            features[contract.ITEM_EMBEDDING] = raw[contract.ITEM_EMBEDDING]
+        result = self._predict_fn(features)
+        outputs = dict(result) if isinstance(result, dict) else {
+            contract.OUTPUT_PROBABILITIES: result}
+        probabilities = tf.cast(outputs[contract.OUTPUT_PROBABILITIES], tf.float32)
+        outputs.update({contract.OUTPUT_PROBABILITIES: probabilities,
+                        contract.OUTPUT_SCORE: expected_score(probabilities)})
+        return outputs
 
     @tf.function(
         input_signature=[
@@ -146,9 +159,29 @@ class RelevanceServingModule(tf.Module):
         )
         return self._outputs(raw)
 
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name=name)
+            for name in contract.RAW_SIGNATURE_INPUTS
+        ] + [tf.TensorSpec([None, None], tf.float32, name=contract.ITEM_EMBEDDING)]
+    )
+    def serve_embedded(self, query, title, description, image_caption, link_title,
+                       link_description, engaged_queries, board_titles, item_embedding):
+        raw = dict(query=query, title=title, description=description,
+                   image_caption=image_caption, link_title=link_title,
+                   link_description=link_description, engaged_queries=engaged_queries,
+                   board_titles=board_titles, item_embedding=item_embedding)
+        return self._outputs(raw)
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, examples):
-        return self._outputs(raw_features_from_examples(examples))
+        raw = raw_features_from_examples(examples)
+        if self.embedding_dims:
+            parsed = tf.io.parse_example(
+                examples, {contract.ITEM_EMBEDDING: tf.io.VarLenFeature(tf.float32)})
+            raw[contract.ITEM_EMBEDDING] = tf.RaggedTensor.from_sparse(
+                parsed[contract.ITEM_EMBEDDING])
+        return self._outputs(raw)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def grade_labels(self, examples):
@@ -159,11 +192,14 @@ class RelevanceServingModule(tf.Module):
         return {contract.LABEL_CLASS: parsed[contract.GRADE] - 1}
 
     def signatures(self):
-        return {
+        signatures = {
             contract.SIGNATURE_RAW: self.serve_raw.get_concrete_function(),
             contract.SIGNATURE_EXAMPLES: self.serve_examples.get_concrete_function(),
             contract.SIGNATURE_LABELS: self.grade_labels.get_concrete_function(),
         }
+        if self.embedding_dims:
+            signatures[contract.SIGNATURE_EMBEDDED] = self.serve_embedded.get_concrete_function()
+        return signatures
 
 
 def load_relevance_model(export_dir: str):

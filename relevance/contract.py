@@ -93,6 +93,11 @@ LIST_SEPARATOR = "\n"
 # Signatures every exported model (teacher, student) carries.
 SIGNATURE_RAW = "serving_default"  # inputs: the string fields above; outputs below
 SIGNATURE_EXAMPLES = "serving_examples"  # input "examples": serialized tf.Example [N]
+# A student with item embeddings also carries: the raw inputs plus ITEM_EMBEDDING
+# float [N, D]; and answers OUTPUT_EMBEDDING_USED float [N] (1: the row's embedding was
+# used; 0: it had none or another width, and was scored without it).
+SIGNATURE_EMBEDDED = "serving_embedded"
+OUTPUT_EMBEDDING_USED = "item_embedding_used"
 # Evaluation helper: serialized tf.Example [N] -> "label": class index grade-1 (-1 if none).
 SIGNATURE_LABELS = "grade_labels"
 LABEL_CLASS = "label"

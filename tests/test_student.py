@@ -30,6 +30,15 @@ WORDS = (
     "vintage modern summer winter dress jacket ring necklace cake bread coffee tea "
     "東京 京都 夜景 카페"
 ).split()
+# A stand-in for the ItemEmbedder's output: each word a random unit vector, a text the
+# normalised sum of its words' (the title for an item), D of them.
+D = 8
+WORD_EMBEDDINGS = dict(zip(WORDS, np.random.default_rng(3).normal(size=(len(WORDS), D))))
+
+
+def _text_embedding(text):
+    total = sum(WORD_EMBEDDINGS[word] for word in text.lower().split() if word in WORD_EMBEDDINGS)
+    return (total / max(np.linalg.norm(total), 1e-9)).tolist()
 
 
 # --------------------------------------------------------------------------- loss
@@ -156,9 +165,12 @@ def _soft_label(grade, rng):
     return (probabilities / probabilities.sum()).tolist()
 
 
-def _to_example(row, grade=None, soft_label=None, source=None):
+def _to_example(row, grade=None, soft_label=None, source=None, embeddings=True):
     features = dict(row)
     features[contract.GRADE] = grade or None
+    if embeddings:
+        features[contract.ITEM_EMBEDDING] = float_feature(_text_embedding(row["title"]))
+        features[contract.QUERY_EMBEDDING] = float_feature(_text_embedding(row["query"]))
     if soft_label:
         features[contract.SOFT_LABEL] = float_feature(soft_label)
         features[contract.LABEL_SOURCE] = source
@@ -294,17 +306,53 @@ def test_word_vectors_are_distilled_once_and_exported_in_int8(trained):
     np.testing.assert_array_equal(again, vectors)
 
 
-def test_serving_examples_signature_and_beats_majority(trained):
+@pytest.mark.parametrize("with_embeddings", [True, False])
+def test_serving_examples_signature_and_beats_majority(trained, with_embeddings):
     _, loaded, held_out = trained
-    examples = tf.constant([_to_example(row) for row, _ in held_out])
+    examples = tf.constant([_to_example(row, embeddings=with_embeddings) for row, _ in held_out])
     out = loaded.signatures[contract.SIGNATURE_EXAMPLES](examples=examples)
     probabilities = out[contract.OUTPUT_PROBABILITIES].numpy()
     assert probabilities.shape == (len(held_out), G)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    # A row without an item embedding is answered from the other features, and says so.
+    assert (out[contract.OUTPUT_EMBEDDING_USED].numpy() == float(with_embeddings)).all()
     grades = np.array([grade for _, grade in held_out])
     accuracy = float(np.mean(probabilities.argmax(axis=1) + 1 == grades))
     majority = max(np.mean(grades == g) for g in range(1, G + 1))
     assert accuracy > majority + 0.15, (accuracy, majority)
+
+
+def test_embedded_signature_takes_item_embeddings_and_flags_a_wrong_width(trained):
+    _, loaded, held_out = trained
+    rows = [row for row, _ in held_out[:3]]
+    inputs = {name: tf.constant([row[name] if isinstance(row[name], str)
+                                 else "\n".join(row[name]) for row in rows])
+              for name in contract.ITEM_TEXT_FIELDS}
+    embeddings = np.array([_text_embedding(row["title"]) for row in rows], "float32")
+    signature = loaded.signatures[contract.SIGNATURE_EMBEDDED]
+    out = signature(query=tf.constant([row["query"] for row in rows]),
+                    item_embedding=tf.constant(embeddings), **inputs)
+    assert out[contract.OUTPUT_EMBEDDING_USED].numpy().tolist() == [1.0, 1.0, 1.0]
+    examples = loaded.signatures[contract.SIGNATURE_EXAMPLES](
+        examples=tf.constant([_to_example(row) for row in rows]))
+    np.testing.assert_allclose(out[contract.OUTPUT_PROBABILITIES],
+                               examples[contract.OUTPUT_PROBABILITIES], atol=1e-5)
+    narrow = signature(query=tf.constant([row["query"] for row in rows]),
+                       item_embedding=tf.constant(embeddings[:, :D - 1]), **inputs)
+    assert narrow[contract.OUTPUT_EMBEDDING_USED].numpy().tolist() == [0.0, 0.0, 0.0]
+
+
+def test_query_tower_agrees_with_the_encoder_and_the_cache_holds_training_queries(trained):
+    fn_args, _, _ = trained
+    with open(os.path.join(fn_args.model_run_dir, "student_config.json")) as handle:
+        written = json.load(handle)
+    assert written["item_embedding_dims"] == D
+    report = written["query_side"]
+    # Queries are two of 30 words: the tower sees most pairs and can learn the sum.
+    assert report["tower_cosine_training"] > 0.8, report
+    assert report["tower_cosine_unseen"] > 0.6, report
+    assert 0 < report["cache_size"] <= report["training_queries"]
+    assert 0 < report["cache_hit_rate_evaluation_rows"] < 1
 
 
 _CHECK_OPS = """

@@ -67,6 +67,20 @@ class StudentConfig:
     # (`trainer.student.ngram_overlap`), which generalise to unseen queries and items.
     ngram_embeddings: bool = False
     preset_cache_dir: str = ""
+    # The precomputed `item_embedding` / `query_embedding` features (the ItemEmbedder's),
+    # used when the training rows carry them (trainer.student.item_embeddings): their
+    # cosine, products (`embedding_products`) and presence as MLP inputs, the query's
+    # side estimated per request by a `QueryTower` of `query_tower_units` hidden units,
+    # fitted for `query_tower_epochs` before the student, and answered exactly for the
+    # corpus's `query_cache_size` most frequent queries. `embedding_dropout` of the
+    # training rows hide their item embedding, so that a request without one is
+    # answered from the other features.
+    item_embeddings: bool = True
+    embedding_products: bool = True
+    query_tower_units: int = 256
+    query_tower_epochs: int = 40
+    query_cache_size: int = 10000
+    embedding_dropout: float = 0.1
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-friendly dict (tuples become lists)."""

@@ -24,10 +24,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from relevance import contract
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.ngram_overlap import NgramOverlap
 from trainer.student.pooled_embedding import MeanPooledEmbedding
+from trainer.student.query_tower import QueryTower
 from trainer.student.word_vector_interactions import WordVectorInteractions
 from trainer.student.word_vector_table import WordVectorTable
 
@@ -65,16 +67,34 @@ _QUERY_ENCODINGS = ("query_word_vector", "query_char_vector", "query_vector")
 _QUERY_WORD_VECTORS = "query_word_vectors"
 _QUERY_WORD_VECTOR_MASK = "query_word_vector_mask"
 _QUERY_WORD_WEIGHTS = "query_word_weights"
+# With item embeddings only (`embedding_dims`): the item's precomputed embedding `[D]`
+# (zeros when the row has none), 1.0 where it has one `[1]`, and the query encoder's
+# estimate of the query's embedding `[D]` (`QueryTower`; a cache hit replaces it).
+ITEM_EMBEDDING = contract.ITEM_EMBEDDING
+ITEM_EMBEDDING_PRESENT = "item_embedding_present"
+QUERY_TOWER_VECTOR = "query_tower_vector"
 
 
-def select_model_inputs(transformed: Dict, model: keras.Model) -> Dict:
-    """Keeps the Transform outputs `model` consumes (drops e.g. teacher-only ones)."""
-    return {name: transformed[name] for name in model.input}
+def select_model_inputs(transformed: Dict, model: keras.Model, embeddings: Dict = None) -> Dict:
+    """Keeps the Transform outputs `model` consumes (drops e.g. teacher-only ones), plus
+    the item embedding inputs (`trainer.student.item_embeddings`) when it reads them."""
+    available = {**transformed, **(embeddings or {})}
+    return {name: available[name] for name in model.input}
 
 
-def _input(name):
-    width = {**MODEL_INPUT_WIDTHS, **WORD_VECTOR_INPUT_WIDTHS}[name]
-    return keras.Input(shape=(width,), dtype="int64" if name in _ID_INPUTS else "float32", name=name)
+def _input(name, embedding_dims: int = 0):
+    widths = {**MODEL_INPUT_WIDTHS, **WORD_VECTOR_INPUT_WIDTHS,
+              ITEM_EMBEDDING: embedding_dims, ITEM_EMBEDDING_PRESENT: 1}
+    return keras.Input(shape=(widths[name],), dtype="int64" if name in _ID_INPUTS else "float32",
+                       name=name)
+
+
+def embedding_interactions(query, item, present, products: bool):
+    """`[cos(q, i), q * i (with products), present]`, zero where the item has no
+    embedding: the MLP learns from `present` when to trust them."""
+    agreement = query * item * present
+    return ([ops.sum(agreement, axis=-1, keepdims=True)]
+            + ([agreement] if products else []) + [present])
 
 
 class _NgramEmbeddings:
@@ -108,12 +128,18 @@ class _NgramEmbeddings:
 
 
 def build_student_model(config: StudentConfig, num_grades: int,
-                        word_vectors: Optional[np.ndarray] = None) -> keras.Model:
+                        word_vectors: Optional[np.ndarray] = None,
+                        embedding_dims: int = 0) -> keras.Model:
     """Builds the (uncompiled) student; it outputs grade **logits** `[B, G]`.
 
     `word_vectors` (`[V, d]`, row i for Transform's word id i + 1; see
     `trainer.student.word_vectors`) adds the word-vector view and its two inputs;
     frozen unless `config.word_vectors_trainable`.
+
+    `embedding_dims` D > 0 (needs `word_vectors`) adds the embedding view: inputs
+    `item_embedding` `[D]` and `item_embedding_present` `[1]`, a `QueryTower` in the
+    query encoder (output `query_tower_vector`), and the cosine, products and presence
+    of the two vectors as MLP inputs (`embedding_interactions`).
 
     The model is `candidate_scorer(query_encoder(query inputs), other inputs)`; both parts
     are nested models (`get_layer(QUERY_ENCODER)`, `get_layer(CANDIDATE_SCORER)`) so that
@@ -134,6 +160,8 @@ def build_student_model(config: StudentConfig, num_grades: int,
     """
     input_names = list(MODEL_INPUT_WIDTHS)
     table = None
+    if embedding_dims and word_vectors is None:
+        raise ValueError("item embeddings need word vectors: the query tower is built on them")
     if word_vectors is not None:
         input_names += list(WORD_VECTOR_INPUT_WIDTHS)
         table = WordVectorTable(word_vectors, trainable=config.word_vectors_trainable,
@@ -159,9 +187,17 @@ def build_student_model(config: StudentConfig, num_grades: int,
         encoding_specs[_QUERY_WORD_VECTORS] = ((tx.MAX_QUERY_TOKENS, table.dims), "float32")
         encoding_specs[_QUERY_WORD_VECTOR_MASK] = ((tx.MAX_QUERY_TOKENS,), "float32")
         encoding_specs[_QUERY_WORD_WEIGHTS] = ((tx.MAX_QUERY_TOKENS,), "float32")
+    if embedding_dims:
+        input_names += [ITEM_EMBEDDING, ITEM_EMBEDDING_PRESENT]
+        query_outputs[QUERY_TOWER_VECTOR] = QueryTower(
+            embedding_dims, config.query_tower_units, name="query_tower")(
+            query_outputs[_QUERY_WORD_VECTORS], query_outputs[_QUERY_WORD_VECTOR_MASK],
+            query_outputs[_QUERY_WORD_WEIGHTS])
+        encoding_specs[QUERY_TOWER_VECTOR] = ((embedding_dims,), "float32")
     query_encoder = keras.Model(inputs=query_inputs, outputs=query_outputs, name=QUERY_ENCODER)
 
-    scorer_inputs = {name: _input(name) for name in input_names if name not in QUERY_INPUTS}
+    scorer_inputs = {name: _input(name, embedding_dims)
+                     for name in input_names if name not in QUERY_INPUTS}
     encodings = {
         name: keras.Input(shape=shape, dtype=dtype, name=name)
         for name, (shape, dtype) in encoding_specs.items()
@@ -185,6 +221,10 @@ def build_student_model(config: StudentConfig, num_grades: int,
             encodings[_QUERY_WORD_VECTORS], encodings[_QUERY_WORD_VECTOR_MASK],
             encodings[_QUERY_WORD_WEIGHTS], scorer_inputs[tx.ITEM_VECTOR_WORD_IDS],
             scorer_inputs[tx.QUERY_LENGTH]))
+    if embedding_dims:
+        features += embedding_interactions(
+            encodings[QUERY_TOWER_VECTOR], scorer_inputs[ITEM_EMBEDDING],
+            scorer_inputs[ITEM_EMBEDDING_PRESENT], config.embedding_products)
     features = ops.concatenate(features, axis=-1)
     hidden = features
     for index, units in enumerate(config.hidden_units):
@@ -196,13 +236,14 @@ def build_student_model(config: StudentConfig, num_grades: int,
         inputs={**scorer_inputs, **encodings}, outputs=logits, name=CANDIDATE_SCORER
     )
 
-    inputs = {name: _input(name) for name in input_names}
+    inputs = {name: _input(name, embedding_dims) for name in input_names}
     encoded = query_encoder({name: inputs[name] for name in query_inputs})
     outputs = scorer({**{name: inputs[name] for name in scorer_inputs}, **encoded})
     return keras.Model(inputs=inputs, outputs=outputs, name="relevance_student")
 
 
-def encode_queries_once(model: keras.Model, features: Dict, query_of_row):
+def encode_queries_once(model: keras.Model, features: Dict, query_of_row,
+                        cached_query_vectors=None):
     """Logits `[N, G]` with the query encoded once per distinct query, not per row.
 
     Args:
@@ -213,6 +254,10 @@ def encode_queries_once(model: keras.Model, features: Dict, query_of_row):
 
     Same result as `model(features)` (inference mode), with the query-side embedding
     and pooling work done U times instead of N.
+
+    `cached_query_vectors`, for a model with item embeddings: a function from the
+    distinct queries' row indices `[U]` to (exact embeddings `[U, D]`, hit `[U]`), e.g.
+    a `QueryEmbeddingCache` lookup; a hit replaces the query tower's estimate.
     """
     import tensorflow as tf
 
@@ -226,6 +271,10 @@ def encode_queries_once(model: keras.Model, features: Dict, query_of_row):
         {name: tf.gather(features[name], first_row) for name in query_encoder.input},
         training=False,
     )
+    if cached_query_vectors is not None and QUERY_TOWER_VECTOR in encoded:
+        exact, hit = cached_query_vectors(first_row)
+        encoded = dict(encoded)
+        encoded[QUERY_TOWER_VECTOR] = tf.where(hit[:, None], exact, encoded[QUERY_TOWER_VECTOR])
     scorer_inputs = {name: value for name, value in features.items() if name not in QUERY_INPUTS}
     scorer_inputs.update({name: tf.gather(value, query_of_row) for name, value in encoded.items()})
     return model.get_layer(CANDIDATE_SCORER)(scorer_inputs, training=False)

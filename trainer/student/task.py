@@ -27,12 +27,18 @@ from trainer.training_progress import TrainingProgress
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, teacher_agreement
 from trainer.student.model import (
+    ITEM_EMBEDDING_PRESENT,
     build_student_model,
     encode_queries_once,
     select_model_inputs,
 )
 from trainer.student import text_features
+from trainer.student.item_embeddings import (
+    absent_item_embeddings, embedding_width, hide_item_embeddings, item_embedding_inputs,
+    parse_item_embeddings,
+)
 from trainer.student.query_batches import grouped_batches, query_keys
+from trainer.student.query_side import cache_lookup_of, prepare_query_side
 from trainer.student.transform_inputs import TransformInputAdapter
 from trainer.student.word_vectors import cached_word_vectors
 
@@ -109,11 +115,15 @@ def make_dataset(
     seed: Optional[int] = None,
     repeat: bool = False,
     group_by_query: bool = False,
+    embedding_dims: int = 0,
+    hide_embeddings: float = 0.0,
 ) -> tf.data.Dataset:
     """(transformed model inputs, packed targets) batches from gzip TFRecord files.
 
     With `group_by_query` a query's rows share a batch and the targets carry the query
     group (`trainer.student.query_batches`; shuffled by `seed` when `shuffle_buffer`).
+    With `embedding_dims` the rows' item embeddings join the inputs, a random
+    `hide_embeddings` share of them hidden.
     """
     dataset = tf.data.TFRecordDataset(_glob(file_patterns), compression_type="GZIP")
     if group_by_query:
@@ -131,28 +141,50 @@ def make_dataset(
         # Same path as serving: serialized -> raw dict -> adapter -> Transform graph.
         raw = raw_features_from_examples(serialized)
         transformed = tft_layer(adapter(raw))
+        embeddings = None
+        if embedding_dims:
+            embeddings = hide_item_embeddings(parse_item_embeddings(serialized, embedding_dims),
+                                              hide_embeddings, seed=seed or 0)
         soft_label, grade = parse_labels(serialized, num_grades)
         targets = pack_targets(soft_label, grade, num_grades, query_group)
-        return select_model_inputs(transformed, model), targets
+        return select_model_inputs(transformed, model, embeddings), targets
 
     return dataset.map(to_features_and_targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE
     )
 
 
-def make_predict_fn(model: keras.Model, tft_layer, adapter: TransformInputAdapter):
+def make_predict_fn(model: keras.Model, tft_layer, adapter: TransformInputAdapter,
+                    embedding_dims: int = 0, query_cache=None):
     """Raw feature dict -> grade probabilities `[N, G]`.
 
     The usual request is one query against N candidates (the query repeated N times by
     `models.export.broadcast_query`): the Transform graph processes each distinct query
     once, and so does the model's query encoder (`encode_queries_once`).
+
+    With `embedding_dims` the raw dict may carry `item_embedding` (`[N, D]`, dense or
+    ragged); rows without one are scored from the other features, and the result is a
+    dict with `contract.OUTPUT_EMBEDDING_USED` beside the probabilities. A query found
+    in `query_cache` (`QueryEmbeddingCache`) uses its exact embedding.
     """
 
     def predict(raw):
         transformed = tft_layer(adapter(raw))
-        _, query_of_row = tf.unique(raw[contract.QUERY])
-        logits = encode_queries_once(model, select_model_inputs(transformed, model), query_of_row)
-        return tf.nn.softmax(logits, axis=-1)
+        queries = raw[contract.QUERY]
+        _, query_of_row = tf.unique(queries)
+        embeddings = None
+        if embedding_dims:
+            embeddings = (item_embedding_inputs(raw[contract.ITEM_EMBEDDING], embedding_dims)
+                          if contract.ITEM_EMBEDDING in raw
+                          else absent_item_embeddings(tf.size(queries), embedding_dims))
+        cached = cache_lookup_of(query_cache, queries) if query_cache is not None else None
+        logits = encode_queries_once(model, select_model_inputs(transformed, model, embeddings),
+                                     query_of_row, cached_query_vectors=cached)
+        probabilities = tf.nn.softmax(logits, axis=-1)
+        if not embedding_dims:
+            return probabilities
+        return {contract.OUTPUT_PROBABILITIES: probabilities,
+                contract.OUTPUT_EMBEDDING_USED: embeddings[ITEM_EMBEDDING_PRESENT][:, 0]}
 
     return predict
 
@@ -211,6 +243,23 @@ def load_word_vectors(config: StudentConfig, tft_output):
     )
 
 
+def student_embedding_dims(config: StudentConfig, train_files, word_vectors) -> int:
+    """D when the student reads item embeddings: `config.item_embeddings`, the training
+    rows carry them, and word vectors exist for the query tower; else 0 (logged)."""
+    if not config.item_embeddings:
+        return 0
+    dims = embedding_width(_glob(train_files))
+    if not dims:
+        logging.info("Student without item embeddings: the training rows carry none "
+                     "(run the pipeline with --item-embeddings)")
+    elif word_vectors is None:
+        logging.warning("Student without item embeddings: its query tower needs word vectors")
+        dims = 0
+    else:
+        logging.info("Student with %d-d item embeddings", dims)
+    return dims
+
+
 def run_fn(fn_args) -> None:
     """Trains the student on the pseudo-labeled corpus and exports it for serving."""
     custom_config = fn_args.custom_config or {}
@@ -224,7 +273,13 @@ def run_fn(fn_args) -> None:
     adapter = TransformInputAdapter(tft_output.raw_feature_spec())
 
     word_vectors = load_word_vectors(config, tft_output)
-    model = build_student_model(config, num_grades, word_vectors)
+    embedding_dims = student_embedding_dims(config, fn_args.train_files, word_vectors)
+    model = build_student_model(config, num_grades, word_vectors, embedding_dims)
+    query_cache, query_side = None, None
+    if embedding_dims:
+        query_cache, query_side = prepare_query_side(
+            model, config, tft_layer, adapter, _glob(fn_args.train_files),
+            _glob(fn_args.eval_files), embedding_dims, progress=logging.info)
     steps_per_epoch = steps_per_epoch_of(config, fn_args.train_steps)
     eval_steps = fn_args.eval_steps or None
     center, contrast = None, 1.0
@@ -237,11 +292,13 @@ def run_fn(fn_args) -> None:
     train_dataset = make_dataset(
         fn_args.train_files, tft_layer, adapter, model, num_grades, config.batch_size,
         shuffle_buffer=config.shuffle_buffer, seed=config.seed, repeat=steps_per_epoch is not None,
-        group_by_query=loss.needs_query_groups,
+        group_by_query=loss.needs_query_groups, embedding_dims=embedding_dims,
+        hide_embeddings=config.embedding_dropout,
     )
     eval_dataset = make_dataset(
         fn_args.eval_files, tft_layer, adapter, model, num_grades, config.batch_size,
         repeat=bool(eval_steps), group_by_query=loss.needs_query_groups,
+        embedding_dims=embedding_dims,
     )
 
     model.compile(
@@ -256,7 +313,9 @@ def run_fn(fn_args) -> None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
         with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, CONFIG_FILENAME), "w") as f:
             json.dump({"num_grades": num_grades, "student": config.to_dict(),
-                       "teacher_contrast": contrast, "teacher_center": center}, f, indent=2)
+                       "teacher_contrast": contrast, "teacher_center": center,
+                       "item_embedding_dims": embedding_dims,
+                       "query_side": query_side.to_dict() if query_side else None}, f, indent=2)
     model.fit(
         train_dataset,
         validation_data=eval_dataset,
@@ -269,11 +328,12 @@ def run_fn(fn_args) -> None:
 
     # A copy without the optimizer: Adam's two slots per weight would double the export
     # (the hashed n-gram tables alone carry 50 MB of them).
-    serving_model = build_student_model(config, num_grades, word_vectors)
+    serving_model = build_student_model(config, num_grades, word_vectors, embedding_dims)
     serving_model.set_weights(model.get_weights())
     module = RelevanceServingModule(
-        make_predict_fn(serving_model, tft_layer, adapter), num_grades,
-        trackables=[serving_model, tft_layer],
+        make_predict_fn(serving_model, tft_layer, adapter, embedding_dims, query_cache),
+        num_grades, trackables=[serving_model, tft_layer, query_cache],
+        embedding_dims=embedding_dims,
     )
     save_serving_module(module, fn_args.serving_model_dir)
     logging.info("Student exported to %s", fn_args.serving_model_dir)
