@@ -13,7 +13,7 @@ Example:
 >>> cache = QueryEmbeddingCache(["Red Shoes"], np.array([[0.5, 0.25]], "float32"))
 >>> vectors, hit = cache.lookup(tf.constant(["red  shoes", "blue hat"]))
 >>> vectors.numpy().round(2).tolist(), hit.numpy().tolist()
-([[0.6, 0.8], [0.0, 0.0]], [True, False])
+([[0.5, 0.25], [0.0, 0.0]], [True, False])
 """
 
 import collections
