@@ -21,6 +21,7 @@
   own code (flags to `evaluate`, the terminal lines) is `cli.evaluate`.
 """
 
+import io
 import json
 import logging
 import os
@@ -107,7 +108,24 @@ def evaluate(
     with tf.io.gfile.GFile(os.path.join(output_dir, "metrics.json"), "w") as handle:
         json.dump(document, handle, indent=2, sort_keys=False)
     write_report(output_dir, document, grades, languages, predictions, num_grades)
+    write_predictions(output_dir, predictions, ranking_scores)
     return document
+
+
+PREDICTIONS_FILE = "predictions.npz"
+
+
+def write_predictions(output_dir: str, predictions: Dict[str, np.ndarray],
+                      ranking_scores: Dict[str, np.ndarray]) -> str:
+    """Each model's probabilities `[N, G]` (and the baseline's ranking scores `[N]`,
+    under "<name>.scores"), in input order, for paired comparisons across runs."""
+    arrays = {**predictions, **{f"{name}.scores": value for name, value in ranking_scores.items()}}
+    path = os.path.join(output_dir, PREDICTIONS_FILE)
+    buffer = io.BytesIO()  # zip needs a seekable file; GFile may be remote
+    np.savez(buffer, **arrays)
+    with tf.io.gfile.GFile(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return path
 
 
 def model_display_names(model_dirs: Sequence[str], model_names: Sequence[str]) -> List[str]:

@@ -105,6 +105,11 @@ def test_evaluate_end_to_end(tmp_path, model_dirs, capsys):
     # The word-overlap teacher ranks every query perfectly on this data.
     assert document["models"]["teacher"]["overall"]["ndcg@10"] == pytest.approx(1.0)
     assert len(document["agreement"]) == 3
+    # Per-row predictions, in input order, for paired comparisons across runs.
+    saved = np.load(output / "predictions.npz")
+    assert sorted(saved.files) == sorted(["teacher", "student", BASELINE_NAME,
+                                          f"{BASELINE_NAME}.scores"])
+    assert saved["teacher"].shape == (9, NUM_GRADES) and saved[f"{BASELINE_NAME}.scores"].shape == (9,)
 
     report = (output / "report.md").read_text()
     images = sorted(name for name in os.listdir(output) if name.endswith(".png"))
