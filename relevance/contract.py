@@ -60,6 +60,8 @@ NUMERIC_FEATURE_PREFIX = "num_"
 # floats in one space (components/item_embedder).
 ITEM_EMBEDDING = "item_embedding"  # float [D]: the item text's ("passage: ..." side)
 QUERY_EMBEDDING = "query_embedding"  # float [D]: the query's ("query: ..." side)
+# Optional in every record and input row (a list of floats; [] when absent).
+EMBEDDING_FEATURES = (ITEM_EMBEDDING, QUERY_EMBEDDING)
 
 # Features added by the pseudo-labeling component to the student's training corpus.
 SOFT_LABEL = "soft_label"  # float [G]: the teacher's distribution (human rows keep `grade` too)

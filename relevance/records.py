@@ -8,6 +8,9 @@ The canonical record (see `relevance.contract`) is a dict with:
 * `NUMERIC` ("numeric"): `{"num_<name>": float}` for the numeric features present.
 * `contract.IMAGE` as a `str` path / URI and `contract.IMAGE_BYTES` as encoded image
   `bytes` ("" / b"" when absent). Both are optional and never count as item text.
+* every name in `contract.EMBEDDING_FEATURES` (`item_embedding`, `query_embedding`) as
+  a list of floats, [] when absent: precomputed embeddings (the ItemEmbedder's, or
+  `relevance embed-items`'), which a student with item embeddings reads.
 
 `to_record` raises `RecordError` (with a `.reason` code) for a row that cannot be used;
 `relevance.row_validation` adds the rules of the labeled and unlabeled inputs on top,
@@ -72,7 +75,8 @@ def to_record(
 
     Raises:
         RecordError: reason is one of "missing_query", "missing_item_id",
-            "missing_item_text", "bad_grade", "grade_out_of_range", "bad_numeric".
+            "missing_item_text", "bad_grade", "grade_out_of_range", "bad_numeric",
+            "bad_embedding".
 
     Example:
         >>> to_record({"query": "lamp", "item_id": "i1", "title": "Desk lamp", "grade": "4",
@@ -102,6 +106,8 @@ def to_record(
 
     record[contract.GRADE] = _parse_grade(fields.get(contract.GRADE), num_grades)
     record[NUMERIC] = _parse_numeric(fields, numeric_features)
+    for name in contract.EMBEDDING_FEATURES:
+        record[name] = _parse_embedding(fields.get(name), name)
 
     if not record[contract.QUERY_ID]:
         record[contract.QUERY_ID] = derive_query_id(record[contract.QUERY])
@@ -155,6 +161,9 @@ def record_to_example(record: dict) -> tf.train.Example:
         feature[contract.GRADE].int64_list.value.append(int(record[contract.GRADE]))
     for name, value in sorted(record.get(NUMERIC, {}).items()):
         feature[name].float_list.value.append(float(value))
+    for name in contract.EMBEDDING_FEATURES:
+        if record.get(name):
+            feature[name].float_list.value.extend(record[name])
     if record.get(contract.IMAGE):
         feature[contract.IMAGE].bytes_list.value.append(record[contract.IMAGE].encode("utf-8"))
     if record.get(contract.IMAGE_BYTES):
@@ -187,6 +196,10 @@ def example_to_record(example: tf.train.Example) -> dict:
     }
     record[contract.IMAGE] = _as_text(fields.get(contract.IMAGE))
     record[contract.IMAGE_BYTES] = _parse_image_bytes(fields.get(contract.IMAGE_BYTES))
+    for name in contract.EMBEDDING_FEATURES:
+        value = fields.get(name)
+        record[name] = [float(v) for v in (value if isinstance(value, list) else [value])
+                        if isinstance(v, float)] if value is not None else []
     return record
 
 
@@ -242,6 +255,36 @@ def _as_text(value) -> str:
         # A scalar field given as several values (e.g. a multi-valued tf.Example feature).
         return " ".join(part for part in (_as_text(v) for v in value) if part)
     return str(value).strip()
+
+
+def _parse_embedding(value, name: str) -> List[float]:
+    """A precomputed embedding: a list of finite numbers (JSON), or the same written as a
+    JSON array or space-separated numbers in a CSV cell; [] when absent.
+
+    Example:
+        >>> _parse_embedding("[0.5, -1]", "item_embedding"), _parse_embedding(None, "x")
+        ([0.5, -1.0], [])
+    """
+    if _is_missing(value):
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            text = text[1:-1] if text.endswith("]") else text[1:]
+        value = [part for part in text.replace(",", " ").split() if part]
+    values = value if isinstance(value, (list, tuple)) else [value]
+    try:
+        numbers = [float(v) for v in values if not isinstance(v, bool)]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) != len(values) or not all(math.isfinite(n) for n in numbers):
+        raise RecordError(
+            "bad_embedding",
+            f"{name} must be a list of finite numbers (e.g. [0.12, -0.03, ...]); got "
+            f"{str(value)[:60]!r}",
+            name,
+        )
+    return numbers
 
 
 def _parse_image_bytes(value) -> bytes:

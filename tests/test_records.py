@@ -223,3 +223,16 @@ def test_check_input_file_file_level_errors(tmp_path, name, content):
         path.write_text(content, encoding="utf-8")
     with pytest.raises(InputError, match=name):
         check_input_file(str(path))
+
+
+def test_precomputed_embeddings_round_trip_and_bad_ones_are_rejected():
+    row = {"query": "lamp", "item_id": "i1", "title": "Desk lamp", "language": "en",
+           "item_embedding": [0.5, -0.25], "query_embedding": "[1, 0]"}
+    record = to_record(row)
+    assert record["item_embedding"] == [0.5, -0.25] and record["query_embedding"] == [1.0, 0.0]
+    assert example_to_record(record_to_example(record)) == record
+    assert to_record({**row, "item_embedding": None})["item_embedding"] == []
+    for bad in (["a", 1.0], [float("nan")], "0.1 x"):
+        with pytest.raises(RecordError) as raised:
+            to_record({**row, "item_embedding": bad})
+        assert raised.value.reason == "bad_embedding"
