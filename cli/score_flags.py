@@ -23,7 +23,11 @@ def add_score_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--candidates", required=True, metavar="FILE.jsonl", type=candidates_file,
                         help="one JSON object per line with the item text fields ('-': stdin)")
     parser.add_argument("--signature", default=contract.SIGNATURE_RAW,
-                        choices=[contract.SIGNATURE_RAW, contract.SIGNATURE_EXAMPLES])
+                        choices=[contract.SIGNATURE_RAW, contract.SIGNATURE_EXAMPLES,
+                                 contract.SIGNATURE_EMBEDDED],
+                        help="serving_examples or serving_embedded send each candidate's "
+                             "item_embedding (relevance embed-items) to a student that "
+                             "reads them")
     parser.add_argument("--timeout", type=POSITIVE, default=5.0,
                         help="seconds per call (default 5)")
     parser.add_argument("--batch-size", type=AT_LEAST_ONE, default=256,

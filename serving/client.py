@@ -46,7 +46,32 @@ def example_bytes(query: str, candidate: Mapping) -> bytes:
         value = candidate.get(field) or []
         items = value if isinstance(value, (list, tuple)) else str(value).split(contract.LIST_SEPARATOR)
         features[field] = [to_bytes(v) for v in items if v != ""]
-    return bytes_example(features).SerializeToString()
+    example = bytes_example(features)
+    embedding = candidate.get(contract.ITEM_EMBEDDING)
+    if embedding:
+        example.features.feature[contract.ITEM_EMBEDDING].float_list.value.extend(
+            float(value) for value in embedding)
+    return example.SerializeToString()
+
+
+def embedded_inputs(query: str, candidates: Sequence[Mapping]) -> Dict[str, object]:
+    """The `serving_embedded` signature's inputs: the raw ones plus `item_embedding`
+    `[N, D]` float32, from each candidate's `item_embedding` (as `relevance embed-items`
+    writes it). Every candidate needs one of the same width: the signature takes a
+    dense matrix (send a row without one through `serving_examples` instead).
+
+    >>> embedded_inputs("hat", [{"title": "Hat", "item_embedding": [0.5, 0.25]}])[
+    ...     "item_embedding"].tolist()
+    [[0.5, 0.25]]
+    """
+    vectors = [candidate.get(contract.ITEM_EMBEDDING) or [] for candidate in candidates]
+    widths = {len(vector) for vector in vectors}
+    if len(widths) != 1 or not min(widths):
+        raise ValueError(f"signature {contract.SIGNATURE_EMBEDDED} needs an item_embedding "
+                         "of one width on every candidate; use serving_examples for "
+                         "candidates without one")
+    return {**raw_inputs(query, candidates),
+            contract.ITEM_EMBEDDING: np.asarray(vectors, np.float32)}
 
 
 def raw_inputs(query: str, candidates: Sequence[Mapping]) -> Dict[str, List[str]]:
@@ -75,7 +100,10 @@ class RelevanceClient:
     Args:
         target: "host:port" of TF Serving or `relevance serve`.
         model_name: the served model's name.
-        signature_name: "serving_default" (raw fields) or "serving_examples" (tf.Example).
+        signature_name: "serving_default" (raw fields), "serving_examples" (tf.Example;
+            a candidate's `item_embedding` goes with it) or "serving_embedded" (raw
+            fields plus every candidate's `item_embedding`, for a student with item
+            embeddings).
         timeout_s: deadline of each Predict call.
         max_retries: extra attempts after UNAVAILABLE (server restarting, no version
             loaded yet), with exponential backoff; other errors are raised at once.
@@ -147,8 +175,11 @@ class RelevanceClient:
             if len(scores) != len(chunk):
                 raise ServingError(None, f"the server returned {len(scores)} scores for "
                                          f"{len(chunk)} candidates", self.target, self.model_name)
-            for candidate, score, probs in zip(chunk, scores, probabilities):
+            used = outputs.get(contract.OUTPUT_EMBEDDING_USED)
+            for index, (candidate, score, probs) in enumerate(zip(chunk, scores, probabilities)):
                 result = {"score": float(score), "probabilities": [float(p) for p in probs]}
+                if used is not None:
+                    result[contract.OUTPUT_EMBEDDING_USED] = bool(used[index])
                 if candidate.get(contract.ITEM_ID) is not None:
                     result[contract.ITEM_ID] = candidate[contract.ITEM_ID]
                 results.append(result)
@@ -157,6 +188,8 @@ class RelevanceClient:
     def _inputs(self, query: str, chunk: Sequence[Mapping]):
         if self.signature_name == contract.SIGNATURE_EXAMPLES:
             return {"examples": [example_bytes(query, c) for c in chunk]}
+        if self.signature_name == contract.SIGNATURE_EMBEDDED:
+            return embedded_inputs(query, chunk)
         return raw_inputs(query, chunk)
 
     def scoring_request(self, query: str, candidates: Sequence[Mapping]) -> predict_pb2.PredictRequest:
@@ -170,7 +203,9 @@ class RelevanceClient:
         if self.version is not None:
             request.model_spec.version.value = self.version
         for name, values in inputs.items():
-            request.inputs[name].CopyFrom(string_vector_proto(values))
+            request.inputs[name].CopyFrom(
+                tf.make_tensor_proto(values) if isinstance(values, np.ndarray)
+                else string_vector_proto(values))
         return request
 
     def predict(self, inputs: Mapping[str, Sequence]) -> Dict[str, np.ndarray]:

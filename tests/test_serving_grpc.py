@@ -325,3 +325,40 @@ def test_score_command_prints_one_json_line_per_candidate(server, tmp_path, caps
     args.model_name = "nope"
     assert score_main(args) == 2
     assert "NOT_FOUND" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("batching", [None, BatchingParameters(batch_timeout_micros=0)],
+                         ids=["unbatched", "batching"])
+def test_item_embeddings_travel_with_candidates_over_grpc(tmp_path, capsys, batching):
+    """A student with item embeddings: `serving_embedded` takes them as a float matrix,
+    `serving_examples` in each candidate's tf.Example, and every answer says whether the
+    row's embedding was used."""
+    base = str(tmp_path / MODEL)
+    copy_lexical_model(os.path.join(base, "1"), embedding_dims=2)
+    rows = [{"item_id": "a", "title": "red shoes", "item_embedding": [1.0, 0.5]},
+            {"item_id": "b", "title": "red shoes", "item_embedding": [0.0, 0.0]}]
+    with RelevanceServer(base, MODEL, port=0, poll_seconds=0, limits=LIMITS,
+                         batching=batching) as running:
+        with RelevanceClient(running.target, MODEL,
+                             signature_name=contract.SIGNATURE_EMBEDDED) as client:
+            embedded = client.score("red shoes", rows)
+        with RelevanceClient(running.target, MODEL,
+                             signature_name=contract.SIGNATURE_EXAMPLES) as client:
+            examples = client.score("red shoes", rows + [{"item_id": "c", "title": "red shoes"}])
+        path = tmp_path / "candidates.jsonl"
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        parser = argparse.ArgumentParser()
+        add_score_parser(parser.add_subparsers(dest="command"))
+        assert score_main(parser.parse_args([
+            "score", "--server", running.target, "--model-name", MODEL, "--query", "red shoes",
+            "--candidates", str(path), "--signature", contract.SIGNATURE_EMBEDDED])) == 0
+    assert [r[contract.OUTPUT_EMBEDDING_USED] for r in embedded] == [True, True]
+    assert embedded[0]["score"] > embedded[1]["score"]  # the embedding moved it
+    assert [r[contract.OUTPUT_EMBEDDING_USED] for r in examples] == [True, True, False]
+    np.testing.assert_allclose([r["score"] for r in examples[:2]],
+                               [r["score"] for r in embedded], rtol=1e-5)
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line[contract.OUTPUT_EMBEDDING_USED] for line in printed] == [True, True]
+    with pytest.raises(ValueError, match="item_embedding of one width"):
+        RelevanceClient("localhost:1", MODEL, signature_name=contract.SIGNATURE_EMBEDDED) \
+            .score("red shoes", [{"title": "red shoes"}])

@@ -34,9 +34,11 @@ def _bag_of_words(text: tf.Tensor) -> tf.Tensor:
 
 
 class _LexicalOverlap(tf.Module):
-    def __init__(self, num_grades: int, weight: float, hidden_layers: int, hidden_size: int):
+    def __init__(self, num_grades: int, weight: float, hidden_layers: int, hidden_size: int,
+                 embedding_dims: int = 0):
         super().__init__()
         self.num_grades = num_grades
+        self.embedding_dims = embedding_dims
         self.weight = tf.Variable(weight, trainable=False)
         init = tf.random.stateless_normal
         self.hidden = [
@@ -59,20 +61,38 @@ class _LexicalOverlap(tf.Module):
         if self.hidden:
             # Tiny contribution: keeps the dense layers in the graph without moving scores much.
             signal = 1e-3 * tf.reduce_mean(hidden, axis=1)
+        embeddings = None
+        if self.embedding_dims:
+            # Like a student with item embeddings: the embedding moves the score where a
+            # row has one of the right width, and the output says which rows had one.
+            from trainer.student.item_embeddings import (
+                ITEM_EMBEDDING, ITEM_EMBEDDING_PRESENT, absent_item_embeddings,
+                item_embedding_inputs)
+            embeddings = (item_embedding_inputs(raw[contract.ITEM_EMBEDDING], self.embedding_dims)
+                          if contract.ITEM_EMBEDDING in raw
+                          else absent_item_embeddings(tf.size(overlap), self.embedding_dims))
+            signal += tf.reduce_sum(embeddings[ITEM_EMBEDDING], axis=1)
         grades = tf.linspace(-1.0, 1.0, self.num_grades)
         logits = (self.weight * overlap - 1.0 + signal)[:, None] * grades[None, :]
-        return tf.nn.softmax(logits, axis=-1)
+        probabilities = tf.nn.softmax(logits, axis=-1)
+        if embeddings is None:
+            return probabilities
+        return {contract.OUTPUT_PROBABILITIES: probabilities,
+                contract.OUTPUT_EMBEDDING_USED: embeddings[ITEM_EMBEDDING_PRESENT][:, 0]}
 
 
 def write_lexical_model(export_dir: str, num_grades: int = contract.DEFAULT_NUM_GRADES,
                         weight: float = 1.0, hidden_layers: int = 0,
-                        hidden_size: int = 256) -> str:
+                        hidden_size: int = 256, embedding_dims: int = 0) -> str:
     """Saves a lexical-overlap relevance model at `export_dir`; returns the path.
 
     Different `weight`s give different outputs, which tells versions apart in tests.
+    `embedding_dims` D gives it the item-embedding signature of a student with item
+    embeddings: the sum of a row's `item_embedding` is added to its overlap.
     """
-    scorer = _LexicalOverlap(num_grades, weight, hidden_layers, hidden_size)
-    module = RelevanceServingModule(scorer, num_grades=num_grades, trackables=[scorer])
+    scorer = _LexicalOverlap(num_grades, weight, hidden_layers, hidden_size, embedding_dims)
+    module = RelevanceServingModule(scorer, num_grades=num_grades, trackables=[scorer],
+                                    embedding_dims=embedding_dims)
     os.makedirs(os.path.dirname(os.path.abspath(export_dir)), exist_ok=True)
     return save_serving_module(module, export_dir)
 
@@ -87,7 +107,7 @@ def copy_lexical_model(export_dir: str, **params) -> str:
     which keeps tests and the benchmark's --demo quick.
     """
     params = {"num_grades": contract.DEFAULT_NUM_GRADES, "weight": 1.0, "hidden_layers": 0,
-              "hidden_size": 256, **params}
+              "hidden_size": 256, "embedding_dims": 0, **params}
     key = tuple(sorted(params.items()))
     if key not in _WRITTEN or not os.path.isdir(_WRITTEN[key]):
         _WRITTEN[key] = write_lexical_model(
