@@ -117,6 +117,9 @@ class RelevanceServingModule(tf.Module):
         self.num_grades = tf.Variable(num_grades, trainable=False, dtype=tf.int32)
         self.trackables = [item for item in (trackables or []) if item is not None]
         self.embedding_dims = int(embedding_dims)
+        # Saved, so that a client of the loaded model can read D (0: no embeddings).
+        self.item_embedding_width = tf.Variable(self.embedding_dims, trainable=False,
+                                                dtype=tf.int32)
 
     def _outputs(self, raw: RawFeatures) -> Dict[str, tf.Tensor]:
         features = broadcast_query(raw)
