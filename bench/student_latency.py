@@ -5,8 +5,13 @@ Transform (tft_beam) and `trainer.student.task.run_fn`, with a word-vector table
 200k words x 128 dimensions (the vocabulary cap; `--word-vector-words 0` for none),
 then times the SavedModel's raw signature and reports its size on disk; again
 (`distinct_item_words`) with item texts whose words are nearly all distinct, the worst
-case for the word-vector lookups. `--model DIR`
-times an existing student SavedModel instead.
+case for the word-vector lookups. With `--item-embedding-dims D` (default 128; 0 for
+none, which needs word vectors) the rows carry random unit `item_embedding` and
+`query_embedding` features as the ItemEmbedder writes them, `--query-cache` distinct
+queries (default 10,000, the student's cache size) among the unlabeled rows fill the
+query cache to its real size, and the timed signature is `serving_embedded` with 200
+item embeddings in the request (the query tower included: the request's query is in no
+cache). `--model DIR` times an existing student SavedModel instead.
 
     .venv/bin/python bench/student_latency.py [--model DIR] [--calls 300] [--candidates 200]
     .venv/bin/python bench/student_latency.py --model DIR --profile   # where the time goes
@@ -93,10 +98,27 @@ def _pad_vocabulary_with_word_vectors(transform_dir, num_words, dims, cache_dir)
 _WORD_VECTOR_SOURCE = "random-unit-vectors"
 
 
-def build_demo_student(work_dir, word_vector_words=0, word_vector_dims=128):
+def _random_unit(rng, dims):
+    vector = rng.normal(size=dims)
+    return (vector / np.linalg.norm(vector)).tolist()
+
+
+def _cache_filler_records(records, count):
+    """`count` copies of a real record, each with its own made-up query: the cache is
+    filled with the most frequent queries, so these reach it as real traffic would."""
+    template = dict(records[0])
+    return [{**template, contract.QUERY: f"cached query {index}",
+             contract.QUERY_ID: f"cache-{index}", contract.GRADE: None}
+            for index in range(count)]
+
+
+def build_demo_student(work_dir, word_vector_words=0, word_vector_dims=128,
+                       item_embedding_dims=0, query_cache=0):
     """Demo data -> canonical examples -> tft_beam Transform -> run_fn; returns the export dir.
 
-    `word_vector_words` > 0 gives the student a word-vector table of that many words."""
+    `word_vector_words` > 0 gives the student a word-vector table of that many words;
+    `item_embedding_dims` > 0 random unit item / query embeddings on every row, and
+    `query_cache` extra distinct queries to fill the query cache."""
     import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import metadata_io
@@ -128,6 +150,9 @@ def build_demo_student(work_dir, word_vector_words=0, word_vector_dims=128):
     metadata_io.write_metadata(metadata, os.path.join(transform_dir, "metadata"))
 
     rng = random.Random(0)
+    vectors = np.random.default_rng(0)
+    if item_embedding_dims:
+        records = records + _cache_filler_records(records, query_cache)
     serialized = []
     for record in records:
         example = record_to_example(record)
@@ -135,6 +160,9 @@ def build_demo_student(work_dir, word_vector_words=0, word_vector_dims=128):
         feature[contract.SOFT_LABEL].float_list.value.extend(
             _soft_label(record.get(contract.GRADE), rng)
         )
+        if item_embedding_dims:
+            for name in contract.EMBEDDING_FEATURES:
+                feature[name].float_list.value.extend(_random_unit(vectors, item_embedding_dims))
         serialized.append(example.SerializeToString())
     rng.shuffle(serialized)
     for split, rows in (("train", serialized[200:]), ("eval", serialized[:200])):
@@ -162,6 +190,9 @@ def build_demo_student(work_dir, word_vector_words=0, word_vector_dims=128):
         fn_args.custom_config["student"].update(
             word_vectors_preset=_WORD_VECTOR_SOURCE, word_vector_dims=word_vector_dims,
             preset_cache_dir=cache_dir)
+    if item_embedding_dims:
+        fn_args.custom_config["student"].update(query_tower_epochs=2,
+                                                query_cache_size=max(query_cache, 1))
     run_fn(fn_args)
     return fn_args.serving_model_dir
 
@@ -225,10 +256,16 @@ def with_distinct_item_words(request, seed=1):
 
 def measure(model_dir, calls, candidates, warmup=30, distinct_item_words=False):
     loaded = tf.saved_model.load(model_dir)
-    serve = loaded.signatures[contract.SIGNATURE_RAW]
     request = make_request(candidates)
     if distinct_item_words:
         request = with_distinct_item_words(request)
+    serve = loaded.signatures[contract.SIGNATURE_RAW]
+    if contract.SIGNATURE_EMBEDDED in loaded.signatures:
+        serve = loaded.signatures[contract.SIGNATURE_EMBEDDED]
+        dims = int(loaded.item_embedding_width.numpy())
+        vectors = np.random.default_rng(1).normal(size=(candidates, dims)).astype("float32")
+        request[contract.ITEM_EMBEDDING] = tf.constant(
+            vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
     for _ in range(warmup):
         out = serve(**request)
     assert out[contract.OUTPUT_PROBABILITIES].shape == (candidates, G)
@@ -259,6 +296,10 @@ def measure(model_dir, calls, candidates, warmup=30, distinct_item_words=False):
         "cpu_count": os.cpu_count(),
         "tensorflow": tf.__version__,
         "score_checksum": round(float(np.sum(out[contract.OUTPUT_SCORE].numpy())), 4),
+        "signature": contract.SIGNATURE_EMBEDDED if contract.ITEM_EMBEDDING in request
+        else contract.SIGNATURE_RAW,
+        "item_embeddings_used": float(np.mean(out[contract.OUTPUT_EMBEDDING_USED].numpy()))
+        if contract.OUTPUT_EMBEDDING_USED in out else None,
     }
 
 
@@ -326,6 +367,10 @@ def main(argv=None):
                         help="words in the trained student's word-vector table (0: a "
                              "student without word vectors)")
     parser.add_argument("--word-vector-dims", type=int, default=128)
+    parser.add_argument("--item-embedding-dims", type=int, default=128,
+                        help="item / query embedding width of the trained student (0: none)")
+    parser.add_argument("--query-cache", type=int, default=10_000,
+                        help="distinct queries in the trained student's query cache")
     parser.add_argument("--output", default=RESULTS)
     parser.add_argument("--profile", action="store_true",
                         help="print per-op-type time per call instead (needs --model)")
@@ -348,7 +393,9 @@ def main(argv=None):
     if not model_dir:
         start = time.perf_counter()
         model_dir = build_demo_student(tempfile.mkdtemp(prefix="student_latency_"),
-                                       args.word_vector_words, args.word_vector_dims)
+                                       args.word_vector_words, args.word_vector_dims,
+                                       args.item_embedding_dims if args.word_vector_words else 0,
+                                       args.query_cache)
         build_seconds = round(time.perf_counter() - start, 1)
     result = measure(model_dir, args.calls, args.candidates)
     result["distinct_item_words"] = {
@@ -362,6 +409,8 @@ def main(argv=None):
         result["build_seconds"] = build_seconds
         result["word_vector_words"] = args.word_vector_words
         result["word_vector_dims"] = args.word_vector_dims if args.word_vector_words else 0
+        result["item_embedding_dims"] = args.item_embedding_dims if args.word_vector_words else 0
+        result["query_cache"] = args.query_cache if result["item_embedding_dims"] else 0
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
         json.dump(result, f, indent=2)
