@@ -24,22 +24,14 @@ from typing import Optional
 
 import tensorflow as tf
 
-_HASH_CHUNK = 16 * 1024 * 1024
+from components.hashing import directory_fingerprint
 
 
 def _preset_fingerprint(preset: str) -> str:
     """SHA-256 over a local preset directory's files (names and bytes); the name otherwise."""
     if not tf.io.gfile.isdir(preset):
         return preset  # a registry preset name: its handle carries the version
-    digest = hashlib.sha256()
-    for directory, _, files in sorted(tf.io.gfile.walk(preset)):
-        for name in sorted(files):
-            path = posixpath.join(directory, name)
-            digest.update(posixpath.relpath(path, preset).encode("utf-8") + b"\0")
-            with tf.io.gfile.GFile(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
-                    digest.update(chunk)
-    return digest.hexdigest()
+    return directory_fingerprint(preset)
 
 
 def cache_namespace(preset: str, prompt: str, max_length: int) -> str:
