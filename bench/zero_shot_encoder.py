@@ -8,7 +8,9 @@ way, with no label seen, shows what the pretrained weights alone know about rele
 a fine-tuned cross-encoder teacher that scores below it has lost that knowledge rather
 than added to it. BM25 (fitted on the carve's labeled rows) is printed beside it.
 JSON goes to bench/results/zero_shot_<dataset>.json and stdout: nDCG@10 overall and per
-language, pairs scored per second.
+language, pairs scored per second. The encoding is the ItemEmbedder's own
+(`components.item_embedder.text_encoder.TextEncoder`: the similarity prior's packing and
+pooling, texts batched in length order).
 """
 
 import argparse
@@ -22,50 +24,32 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import scaling_data  # noqa: E402
+from components.item_embedder.text_encoder import TextEncoder  # noqa: E402
+from components.item_embedder.texts import item_embedding_text  # noqa: E402
 from evaluation import metrics  # noqa: E402
-from evaluation.baseline import fit_bm25_baseline, item_text  # noqa: E402
+from evaluation.baseline import fit_bm25_baseline  # noqa: E402
 from trainer.teacher.presets.registry import resolve_preset  # noqa: E402
-from trainer.teacher.similarity_prior import (  # noqa: E402
-    ITEM_PREFIX, QUERY_PREFIX, PriorTokenizer, normalized_mean)
-
-BATCH = 64
 
 
-def mean_pooled_embeddings(backbone, prior_tokenizer, group, texts):
-    """The similarity prior's own packing and pooling of `texts` as `group`."""
-    out = []
-    for start in range(0, len(texts), BATCH):
-        token_ids, mask = prior_tokenizer.encode(group, tf.constant(texts[start:start + BATCH]))
-        sequence = backbone({"token_ids": token_ids, "padding_mask": mask,
-                             "segment_ids": tf.zeros_like(token_ids)})["sequence_output"]
-        out.append(np.asarray(normalized_mean(sequence, mask)))
-    return np.concatenate(out)
+def load_bi_encoder(preset: str, sequence_length: int = 128) -> TextEncoder:
+    """The preset's encoder as the similarity prior packs and pools it (queries 32
+    tokens, items `sequence_length`), for `bi_encoder_cosines`."""
+    return TextEncoder(preset, query_length=32, item_length=sequence_length, batch_size=64)
 
 
-def load_bi_encoder(preset: str, sequence_length: int = 128):
-    """(backbone, prior tokenizer) of a preset directory, for `bi_encoder_cosines`."""
-    return (keras_hub.models.Backbone.from_preset(preset),
-            PriorTokenizer(keras_hub.models.Tokenizer.from_preset(preset),
-                           query_length=32, item_length=sequence_length))
-
-
-def bi_encoder_cosines(bi_encoder, rows):
+def bi_encoder_cosines(bi_encoder: TextEncoder, rows):
     """Encodes the distinct queries and item texts of `rows` once; returns a function
     from rows (a subset) to their query-item cosines."""
-    backbone, prior_tokenizer = bi_encoder
     queries = sorted({row["query"] for row in rows})
-    items = sorted({item_text(row) for row in rows})
-    query_vectors = dict(zip(queries, mean_pooled_embeddings(
-        backbone, prior_tokenizer, QUERY_PREFIX, queries)))
-    item_vectors = dict(zip(items, mean_pooled_embeddings(
-        backbone, prior_tokenizer, ITEM_PREFIX, items)))
+    items = sorted({item_embedding_text(row) for row in rows})
+    query_vectors = dict(zip(queries, bi_encoder.encode_queries(queries)))
+    item_vectors = dict(zip(items, bi_encoder.encode_items(items)))
     return lambda subset: np.array(
-        [query_vectors[row["query"]] @ item_vectors[item_text(row)] for row in subset])
+        [query_vectors[row["query"]] @ item_vectors[item_embedding_text(row)]
+         for row in subset])
 
 
 def ndcg_by_language(rows, scores):

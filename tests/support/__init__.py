@@ -8,4 +8,5 @@ Modules:
     serving_models   tiny real relevance SavedModels (lexical, dense) for serving
     gguf_test_file   tiny random Llama GGUF files for the GGUF converter
     layer_test_case  one check of a custom Keras layer (shapes, config, save / load)
+    tiny_encoder     a tiny random keras-hub encoder preset for the ItemEmbedder
 """
