@@ -6,6 +6,7 @@
     relevance evaluate --model DIR [--model DIR ...] --data PATH --format FMT --output DIR
     relevance serve --model-base-path BASE/MODEL_NAME --model-name NAME --port P
     relevance score --server HOST:PORT --model-name NAME --query Q --candidates FILE.jsonl
+    relevance embed-items --catalog FILE --space DIR --output FILE.jsonl
 """
 
 import argparse
@@ -17,6 +18,7 @@ import time
 from typing import Dict, List, Optional
 
 from cli.caption_flags import caption_overrides, prepare_demo_captions
+from cli.embedding_flags import item_embedding_overrides
 from cli.flag_checks import FlagParser, int_at_least, output_file
 from cli.presets_cli import prepare_teacher_preset
 from cli.run_flags import add_model_flags, add_run_flags
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--format", default="auto", choices=RUN_FORMATS)
     add_model_flags(compile_)
 
+    from cli.embed_items_flags import add_embed_items_parser
     from cli.evaluate_flags import add_evaluate_parser
     from cli.presets_cli import add_presets_parser
     from cli.score_flags import add_score_parser
@@ -98,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(commands)
     add_serve_parser(commands)
     add_score_parser(commands)
+    add_embed_items_parser(commands)
     add_serve_config_parser(commands)
     add_presets_parser(commands)
     return parser
@@ -211,6 +215,7 @@ def _config_overrides(args) -> Dict:
         ),
         **_teacher_and_student(args),
         **caption_overrides(args, getattr(args, "workdir", None) or ""),
+        **item_embedding_overrides(args, getattr(args, "workdir", None) or ""),
     )
     return overrides
 
@@ -241,6 +246,9 @@ def _run_routed(args, labeled, unlabeled, input_format, out) -> Dict:
     _warn_if_teacher_misses_captions(checks, _teacher_fields(args), out)
     prepare_teacher_preset(args.teacher_preset, args.preset_cache,
                            progress=lambda message: print(message, file=out, flush=True))
+    if args.item_embeddings:  # the ItemEmbedder's encoder, when it is another preset
+        prepare_teacher_preset(args.item_embedding_preset, args.preset_cache,
+                               progress=lambda message: print(message, file=out, flush=True))
     config = PipelineConfig.for_workdir(
         workdir, model_name=args.model_name, input_format=input_format,
         enable_cache=not args.no_cache, **_config_overrides(args),
@@ -341,6 +349,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             from cli.score import score_main
 
             return score_main(args)
+        elif args.command == "embed-items":
+            from cli.embed_items import embed_items_main
+
+            return embed_items_main(args)
         elif args.command == "presets":
             from cli.presets_cli import presets_main
 

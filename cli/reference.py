@@ -30,6 +30,7 @@ KEY_OPTIONS: Dict[str, Tuple[str, ...]] = {
     "serve": ("--model-name", "--port", "--rest-port", "--host", "--enable-batching",
               "--tls-cert"),
     "score": ("--signature", "--tls-ca"),
+    "embed-items": ("--format", "--quarantine", "--preset"),
     "serve-config": ("--model-name", "--container-base-dir"),
     "presets list": ("--preset-cache",),
     "presets build": ("--output", "--rebuild"),

@@ -18,6 +18,7 @@ from tfx import v1 as tfx
 
 from components.example_gen.executor import read_ingest_counts
 from components.image_captioner import counts as caption_counts
+from components.item_embedder import counts as embedding_counts
 from components.pseudo_labeler.counts import COUNTS_FILE_NAME
 from pipeline import pipeline as definition
 from pipeline.config import PipelineConfig
@@ -50,6 +51,13 @@ def component_counts(config: PipelineConfig, node: str) -> str:
                                          caption_counts.COUNTS_FILE_NAME))
         return (f"{report['in']:,} in · {report['captioned']:,} captioned · "
                 f"{report['quarantined']:,} quarantined")
+    if node == definition.ITEM_EMBEDDER:
+        report = _read_json(os.path.join(outputs["embedded_examples"][0].uri,
+                                         embedding_counts.COUNTS_FILE_NAME))
+        encoded = sum(side["encoded"] for side in report["distinct_texts"].values())
+        return (f"{report['in']:,} in · {report['embedded']:,} embedded · "
+                f"{report['in'] - report['embedded']:,} passed unchanged · "
+                f"{encoded:,} texts encoded")
     if node == definition.PSEUDO_LABELER:
         report = _read_json(os.path.join(outputs["pseudo_labeled"][0].uri, COUNTS_FILE_NAME))
         filtered = sum(report.get("filtered", {}).values())

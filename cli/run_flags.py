@@ -1,5 +1,5 @@
-"""The flags `relevance run`, `demo` and `compile` share: the model, pseudo-labeling, gate
-and caption settings, and the run's working directory. No TensorFlow is imported.
+"""The flags `relevance run`, `demo` and `compile` share: the model, pseudo-labeling, gate,
+caption and item-embedding settings, and the run's working directory. No TensorFlow is imported.
 
 >>> import argparse
 >>> parser = argparse.ArgumentParser()
@@ -11,6 +11,7 @@ and caption settings, and the run's working directory. No TensorFlow is imported
 import argparse
 
 from cli.caption_flags import add_caption_flags
+from cli.embedding_flags import add_item_embedding_flags
 from cli.flag_checks import (
     AT_LEAST_ONE, NON_NEGATIVE, PERCENT, POSITIVE, PROBABILITY, float_between, int_at_least,
     num_grades, output_dir,
@@ -170,6 +171,7 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
                         help="extra Beam pipeline argument, repeatable, e.g. "
                              "--beam-arg=--runner=FlinkRunner")
     add_caption_flags(parser)
+    add_item_embedding_flags(parser)
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:

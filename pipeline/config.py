@@ -19,6 +19,7 @@ import os
 from typing import Any, Dict, List, Optional
 
 from components.image_captioner.settings import CaptionSettings
+from components.item_embedder.settings import EmbedSettings
 from evaluation import gate_settings
 from relevance import contract
 
@@ -53,6 +54,15 @@ class PipelineConfig:
         caption_cache_dir: caption cache (by image content hash) that persists across
             runs; "" = `<pipeline_root>/caption_cache`.
         caption_image_root: directory relative `image` paths are relative to.
+        item_embeddings: run the ItemEmbedder after ExampleGen (and the captioner), so
+            every later component reads rows with `query_embedding` and
+            `item_embedding`; off by default, and then the pipeline is exactly as
+            without it.
+        item_embedding_preset: the encoder (default: the default teacher preset,
+            multilingual-e5-small), a keras-hub preset directory or name.
+        item_embedding_dims: D, the dimensions the embedding PCA keeps.
+        item_embedding_cache_dir: encoder vector cache (by text content hash) that
+            persists across runs; "" = `<pipeline_root>/embedding_cache`.
         min_student_accuracy: the gate blesses the student only at or above this
             accuracy on the held-out human grades.
         pseudo_eval_percent: share of pseudo-labeled queries the PseudoLabeler holds out
@@ -89,6 +99,10 @@ class PipelineConfig:
     caption_batch_size: int = CaptionSettings.batch_size
     caption_cache_dir: str = ""
     caption_image_root: str = ""
+    item_embeddings: bool = False
+    item_embedding_preset: str = EmbedSettings.preset
+    item_embedding_dims: int = EmbedSettings.dims
+    item_embedding_cache_dir: str = ""
     min_student_accuracy: float = 0.0
     pseudo_eval_percent: float = 10.0
     gate_metrics: List[str] = dataclasses.field(

@@ -2,6 +2,7 @@
 
     ExampleGen (labeled + unlabeled -> train / eval / unlabeled, quarantine)
       [-> ImageCaptioner (optional: PaliGemma captions for items with images)]
+      [-> ItemEmbedder (optional: precomputed query / item embeddings on every row)]
       -> StatisticsGen -> SchemaGen -> ExampleValidator
       -> Transform (corpus statistics over train + unlabeled text)
       -> Trainer "teacher" (multilingual cross-encoder on human grades)
@@ -21,6 +22,7 @@ from tfx.proto import transform_pb2
 from components.example_gen.component import relevance_example_gen
 from components.example_gen.options import ExampleGenOptions
 from components.image_captioner.component import ImageCaptioner
+from components.item_embedder.component import ItemEmbedder
 from components.pseudo_labeler.component import PseudoLabeler
 from pipeline.config import PipelineConfig
 from pipeline.evaluation_wiring import (  # noqa: F401 - ids the run summary reads
@@ -39,6 +41,7 @@ PREPROCESSING_FN = "trainer.student.preprocessing.preprocessing_fn"
 # Component ids, used by the run summary to find each component's outputs in MLMD.
 EXAMPLE_GEN = "ExampleGen"
 IMAGE_CAPTIONER = "ImageCaptioner"
+ITEM_EMBEDDER = "ItemEmbedder"
 TEACHER = "TeacherTrainer"
 PSEUDO_LABELER = "PseudoLabeler"
 STUDENT = "StudentTrainer"
@@ -62,6 +65,21 @@ def image_captioner(config: PipelineConfig, examples) -> Optional[ImageCaptioner
         or posixpath.join(config.pipeline_root, "caption_cache"),
         image_root=config.caption_image_root,
     ).with_id(IMAGE_CAPTIONER)
+
+
+def item_embedder(config: PipelineConfig, examples) -> Optional[ItemEmbedder]:
+    """The optional embedder over ExampleGen's (or the captioner's) output; None unless
+    `item_embeddings`."""
+    if not config.item_embeddings:
+        return None
+    return ItemEmbedder(
+        examples=examples,
+        preset=config.item_embedding_preset,
+        dims=config.item_embedding_dims,
+        cache_dir=config.item_embedding_cache_dir
+        or posixpath.join(config.pipeline_root, "embedding_cache"),
+        preset_cache_dir=config.teacher.get("preset_cache_dir") or "",
+    ).with_id(ITEM_EMBEDDER)
 
 
 def student_hyperparameters(config: PipelineConfig) -> dict:
@@ -102,6 +120,9 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
     captioner = image_captioner(config, examples)
     if captioner is not None:
         examples = captioner.outputs["captioned_examples"]
+    embedder = item_embedder(config, examples)
+    if embedder is not None:
+        examples = embedder.outputs["embedded_examples"]
 
     statistics_gen = tfx.components.StatisticsGen(examples=examples)
     schema_gen = tfx.components.SchemaGen(
@@ -167,6 +188,7 @@ def create_components(config: PipelineConfig) -> List[base_node.BaseNode]:
     return [
         example_gen,
         *([captioner] if captioner is not None else []),
+        *([embedder] if embedder is not None else []),
         statistics_gen,
         schema_gen,
         example_validator,

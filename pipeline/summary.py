@@ -18,6 +18,7 @@ from tfx.utils import path_utils
 
 from components.example_gen.executor import QUARANTINE_DIR, read_ingest_counts
 from components.image_captioner import counts as caption_counts
+from components.item_embedder import counts as embedding_counts
 from components.image_captioner.quarantine import quarantine_pattern as caption_quarantine_pattern
 from components.pseudo_labeler.counts import COUNTS_FILE_NAME
 from pipeline import pipeline as definition
@@ -122,6 +123,12 @@ def build_run_summary(config: PipelineConfig) -> Dict[str, Any]:
         )
         # Its counts carry "quarantined"; say where those items went, too.
         image_captions["quarantine"] = caption_quarantine_pattern(captioned[0].uri)
+    item_embeddings = None
+    if config.item_embeddings:
+        embedder = latest_outputs(store, name, definition.ITEM_EMBEDDER)
+        item_embeddings = _read_json(os.path.join(
+            embedder["embedded_examples"][0].uri, embedding_counts.COUNTS_FILE_NAME))
+        item_embeddings["embedding_space"] = embedder["embedding_space"][0].uri
     pseudo_counts = _read_json(os.path.join(pseudo.uri, COUNTS_FILE_NAME))
     gate_blessing = latest_outputs(store, name, definition.GATE)["blessing"][0]
     gate_document = read_gate_report(gate_blessing.uri)
@@ -149,6 +156,7 @@ def build_run_summary(config: PipelineConfig) -> Dict[str, Any]:
         "quarantined_by_reason": ingest["quarantined_by_reason"],
         "splits": ingest["out"],
         "image_captions": image_captions,
+        "item_embeddings": item_embeddings,
         "num_grades": config.num_grades,
         "pipeline_root": config.pipeline_root,
         "metadata": config.metadata_path,

@@ -1,5 +1,5 @@
 """ItemEmbedder: a tiny random encoder embeds a tiny Examples artifact through the executor,
-and the cache serves a re-run."""
+the cache serves a re-run, and `relevance embed-items` puts catalog items in the same space."""
 
 import json
 import logging
@@ -237,6 +237,54 @@ def test_second_run_encodes_nothing_and_writes_the_same_rows(examples, preset, f
     assert again == rows
 
 
+def test_embed_items_cli_puts_items_in_the_components_space(first_run, preset, tmp_path,
+                                                            capsys):
+    from cli import main as cli
+
+    (_, space, rows, _), _, _ = first_run
+    catalog = tmp_path / "catalog.jsonl"
+    lines = [
+        {"item_id": "t2", "title": " Blue lamp ", "board_titles": ["Office"]},
+        {"item_id": "new", "description": "a green chair"},
+        {"title": "no id"},
+        {"item_id": "empty", "title": "  "},
+        {"item_id": "t2", "title": "again"},
+    ]
+    catalog.write_text("\n".join(json.dumps(line) for line in lines) + "\nnot json\n",
+                       encoding="utf-8")
+    output = tmp_path / "embeddings.jsonl"
+    code = cli.main(["embed-items", "--catalog", str(catalog), "--space", space.uri,
+                     "--output", str(output)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    written = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [row["item_id"] for row in written] == ["t2", "new"]
+    assert all(len(row["item_embedding"]) == DIMS for row in written)
+    assert "6 rows in, 2 items written, 4 quarantined" in out
+    reasons = [json.loads(line)["reason"]
+               for line in (tmp_path / "embeddings.quarantine.jsonl").read_text().splitlines()]
+    assert sorted(reasons) == ["duplicate_item_id", "missing_item_id", "missing_item_text",
+                               "unparseable_row"]
+    # The component's item_embedding of t2's rows, to float32 precision.
+    component = next(np.array(parsed[1].features.feature[contract.ITEM_EMBEDDING]
+                              .float_list.value)
+                     for parsed in (_item_id(s) for _, s in rows)
+                     if not isinstance(parsed, str) and parsed[0] == "t2")
+    np.testing.assert_allclose(written[0]["item_embedding"], component, atol=1e-5)
+
+    csv_catalog = tmp_path / "catalog.csv"
+    csv_catalog.write_text('item_id,title,board_titles\nt2,Blue lamp,Office\n,,\n',
+                           encoding="utf-8")
+    code = cli.main(["embed-items", "--catalog", str(csv_catalog), "--space", space.uri,
+                     "--output", str(tmp_path / "from_csv.jsonl")])
+    assert code == 0
+    from_csv = json.loads((tmp_path / "from_csv.jsonl").read_text().splitlines()[0])
+    np.testing.assert_allclose(from_csv["item_embedding"], component, atol=1e-5)
+    assert "2 rows in, 1 items written, 1 quarantined" in capsys.readouterr().out
+    code = cli.main(["embed-items", "--catalog", str(csv_catalog), "--space", str(tmp_path),
+                     "--output", str(tmp_path / "x.jsonl")])
+    assert code == 2 and "not an embedding space" in capsys.readouterr().err
+
 
 def test_item_embedding_text_is_the_same_for_a_record_and_its_example():
     record = to_record({"query": "q", "item_id": "i", "title": "Mug", "description": "oak",
@@ -245,6 +293,45 @@ def test_item_embedding_text_is_the_same_for_a_record_and_its_example():
     assert item_embedding_text(record_to_example(record)) == "Mug oak mugs cups"
 
 
+def test_pipeline_has_the_embedder_only_when_enabled(tmp_path):
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import (
+        EXAMPLE_GEN, IMAGE_CAPTIONER, ITEM_EMBEDDER, create_components)
+
+    config = PipelineConfig.for_workdir(str(tmp_path))
+    assert ITEM_EMBEDDER not in [component.id for component in create_components(config)]
+
+    config.item_embeddings, config.item_embedding_dims = True, 16
+    config.caption_images, config.caption_preset = True, "pali_gemma_3b_mix_224"
+    components = {component.id: component for component in create_components(config)}
+    assert list(components)[:3] == [EXAMPLE_GEN, IMAGE_CAPTIONER, ITEM_EMBEDDER]
+    embedder = components[ITEM_EMBEDDER]
+    assert embedder.exec_properties["dims"] == 16
+    assert embedder.exec_properties["preset"] == "multilingual-e5-small"
+    assert embedder.exec_properties["cache_dir"].endswith("embedding_cache")
+    assert components[IMAGE_CAPTIONER].outputs["captioned_examples"] in (
+        embedder.inputs.values())
+    embedded = embedder.outputs["embedded_examples"]
+    readers = {c.id for c in components.values() if embedded in c.inputs.values()}
+    assert {"StatisticsGen", "Transform", "TeacherTrainer", "PseudoLabeler"} <= readers
+
+
+def test_cli_item_embedding_flags_reach_the_config():
+    from cli import main as cli
+    from trainer.teacher.presets.registry import DEFAULT_TEACHER_PRESET
+
+    def overrides(*flags):
+        args = cli.build_parser().parse_args(
+            ["compile", "--runner", "kubeflow", "--output", "x.json", *flags])
+        return cli._config_overrides(args)
+
+    assert overrides()["item_embeddings"] is False
+    assert overrides("--no-item-embeddings")["item_embeddings"] is False
+    chosen = overrides("--item-embeddings", "--item-embedding-dims", "64",
+                       "--item-embedding-cache-dir", "gs://bucket/cache")
+    assert (chosen["item_embedding_preset"], chosen["item_embedding_dims"],
+            chosen["item_embedding_cache_dir"]) == (DEFAULT_TEACHER_PRESET, 64,
+                                                    "gs://bucket/cache")
 
 
 def test_the_space_artifact_type_compiles_for_kubeflow():
