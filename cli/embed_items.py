@@ -124,7 +124,23 @@ def _shortest(vector: np.ndarray) -> List[float]:
 class CatalogEmbedder:
     """Embeds catalog rows chunk by chunk: `encoder` a `TextEncoder`, `space` an
     `EmbeddingSpace`; `write(line)` gets each item's JSON line, `quarantine(line)` each
-    bad row's, `progress(n)` the items encoded so far."""
+    bad row's, `progress(n)` the items encoded so far.
+
+    Example (a stand-in encoder):
+
+    >>> from components.item_embedder.embedding_space import EmbeddingSpace
+    >>> class StandIn:
+    ...     def encode_items(self, texts, on_batch=None):
+    ...         return np.eye(3, dtype=np.float32)[[len(text) % 3 for text in texts]]
+    >>> written, quarantined = [], []
+    >>> embedder = CatalogEmbedder(StandIn(), EmbeddingSpace.fit(np.eye(3), 2, "stand-in"),
+    ...                            written.append, quarantined.append)
+    >>> embedder.run([RawRow("c.jsonl", 1, {"item_id": "i1", "title": "mug"}, None),
+    ...               RawRow("c.jsonl", 2, {"title": "lamp"}, None)]).summary()
+    'embed-items: 2 rows in, 1 items written, 1 quarantined ({"missing_item_id": 1})'
+    >>> json.loads(written[0])["item_id"], json.loads(quarantined[0])["row"]
+    ('i1', 2)
+    """
 
     def __init__(self, encoder, space, write, quarantine, progress=None):
         self._encoder, self._space = encoder, space
