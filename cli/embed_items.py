@@ -2,12 +2,15 @@
 
 Reads a catalog (JSONL or CSV rows in the canonical record format; only `item_id` and
 the item text fields are used, no query needed) and an `EmbeddingSpace` directory (the
-ItemEmbedder's `embedding_space` output), encodes each item's text with the space's own
-encoder and budgets (`TextEncoder`), projects it, and writes one JSON line per item:
-`{"item_id": ..., "item_embedding": [D floats]}`, the values the component writes onto
-that item's rows. Rows without an item id or item text, rows that do not parse, repeated
-item ids and texts the encoder fails on are quarantined (a JSON line each, with its
-reason) and counted; the job carries on. The flags are `cli.embed_items_flags`.
+ItemEmbedder's `embedding_space` output), encodes each distinct item text with the
+space's own encoder and budgets (`TextEncoder`), projects it, and writes each row back
+as a JSON line with `"item_embedding": [D floats]` added: the values the component
+writes onto that item's rows. The output is a catalog ready for `relevance score
+--candidates` (and, for a file of graded pairs, for `relevance evaluate`: an item that
+recurs under several queries is encoded once and written on each of its rows). Rows
+without an item id or item text, rows that do not parse and texts the encoder fails on
+are quarantined (a JSON line each, with its reason) and counted; the job carries on.
+The flags are `cli.embed_items_flags`.
 
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "items.csv")
@@ -36,7 +39,6 @@ from relevance.text_files import csv_file_records
 
 # Rows encoded together: the encoder sorts each chunk by length, so a larger one pads less.
 CHUNK_ROWS = 2048
-DUPLICATE_ITEM_ID = "duplicate_item_id"
 ENCODE_ERROR = "encode_error"
 
 
@@ -116,6 +118,15 @@ class EmbedItemsCounts:
                 f"({json.dumps(dict(sorted(self.quarantined.items())))})")
 
 
+def _jsonable(value):
+    """A row's value as JSON can hold it (TFRecord rows hold bytes)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _shortest(vector: np.ndarray) -> List[float]:
     """float32 values as the shortest decimals that read back to the same float32."""
     return [float(str(value)) for value in np.asarray(vector, np.float32)]
@@ -138,15 +149,14 @@ class CatalogEmbedder:
     >>> embedder.run([RawRow("c.jsonl", 1, {"item_id": "i1", "title": "mug"}, None),
     ...               RawRow("c.jsonl", 2, {"title": "lamp"}, None)]).summary()
     'embed-items: 2 rows in, 1 items written, 1 quarantined ({"missing_item_id": 1})'
-    >>> json.loads(written[0])["item_id"], json.loads(quarantined[0])["row"]
-    ('i1', 2)
+    >>> sorted(json.loads(written[0])), json.loads(quarantined[0])["row"]
+    (['item_embedding', 'item_id', 'title'], 2)
     """
 
     def __init__(self, encoder, space, write, quarantine, progress=None):
         self._encoder, self._space = encoder, space
         self._write, self._quarantine = write, quarantine
         self._progress = progress
-        self._seen = set()
         self.counts = EmbedItemsCounts()
 
     def _reject(self, row: RawRow, reason: str, message: str) -> None:
@@ -167,10 +177,6 @@ class CatalogEmbedder:
             except RecordError as error:
                 self._reject(row, error.reason, str(error))
                 continue
-            if item_id in self._seen:
-                self._reject(row, DUPLICATE_ITEM_ID, f"item {item_id} was already embedded")
-                continue
-            self._seen.add(item_id)
             chunk.append((row, item_id, text))
             if len(chunk) >= CHUNK_ROWS:
                 self._flush(chunk)
@@ -187,22 +193,26 @@ class CatalogEmbedder:
     def _flush(self, chunk: List[Tuple[RawRow, str, str]]) -> None:
         if not chunk:
             return
+        texts = list(dict.fromkeys(text for _, _, text in chunk))  # each distinct text once
         try:
-            vectors: List[Optional[np.ndarray]] = list(self._encode([t for _, _, t in chunk]))
+            vectors: List[Optional[np.ndarray]] = list(self._encode(texts))
         except Exception:  # noqa: BLE001 - TF, Keras and tokenizer errors all differ
             vectors = []
-            for _, _, text in chunk:  # one by one: only the texts that fail are lost
+            for text in texts:  # one by one: only the texts that fail are lost
                 try:
                     vectors.append(self._encode([text])[0])
                 except Exception:  # noqa: BLE001 - as above
                     vectors.append(None)
-        for (row, item_id, _), vector in zip(chunk, vectors):
+        vector_of = dict(zip(texts, vectors))
+        for row, item_id, text in chunk:
+            vector = vector_of[text]
             if vector is None:
                 self._reject(row, ENCODE_ERROR, f"the encoder failed on item {item_id}")
                 continue
-            self._write(json.dumps({contract.ITEM_ID: item_id,
-                                    contract.ITEM_EMBEDDING: _shortest(vector)},
-                                   ensure_ascii=False))
+            fields = {name: _jsonable(value) for name, value in row.fields.items()
+                      if name != contract.ITEM_EMBEDDING}
+            fields[contract.ITEM_EMBEDDING] = _shortest(vector)
+            self._write(json.dumps(fields, ensure_ascii=False))
             self.counts.written += 1
 
 

@@ -258,13 +258,14 @@ def test_embed_items_cli_puts_items_in_the_components_space(first_run, preset, t
     out = capsys.readouterr().out
     assert code == 0, out
     written = [json.loads(line) for line in output.read_text().splitlines()]
-    assert [row["item_id"] for row in written] == ["t2", "new"]
+    # Each row back with its embedding: a catalog for `relevance score --candidates`.
+    assert [row["item_id"] for row in written] == ["t2", "new", "t2"]
+    assert written[0]["board_titles"] == ["Office"] and written[2]["title"] == "again"
     assert all(len(row["item_embedding"]) == DIMS for row in written)
-    assert "6 rows in, 2 items written, 4 quarantined" in out
+    assert "6 rows in, 3 items written, 3 quarantined" in out
     reasons = [json.loads(line)["reason"]
                for line in (tmp_path / "embeddings.quarantine.jsonl").read_text().splitlines()]
-    assert sorted(reasons) == ["duplicate_item_id", "missing_item_id", "missing_item_text",
-                               "unparseable_row"]
+    assert sorted(reasons) == ["missing_item_id", "missing_item_text", "unparseable_row"]
     # The component's item_embedding of t2's rows, to float32 precision.
     component = next(np.array(parsed[1].features.feature[contract.ITEM_EMBEDDING]
                               .float_list.value)
