@@ -40,7 +40,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from bench.paper_backbones import PAPER_BACKBONES, backbone_cpu_us_per_pair  # noqa: E402
-from bench.student_latency import build_demo_student, make_request  # noqa: E402
+from bench.demo_student import build_demo_student  # noqa: E402
+from bench.student_latency import make_request  # noqa: E402
 from relevance import contract  # noqa: E402
 from models.export import load_relevance_model  # noqa: E402
 
