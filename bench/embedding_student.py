@@ -49,7 +49,7 @@ from components.item_embedder.embedding_space import EmbeddingSpace  # noqa: E40
 from components.item_embedder.text_encoder import TextEncoder  # noqa: E402
 from components.item_embedder.texts import item_embedding_text  # noqa: E402
 from evaluation import bootstrap, metrics  # noqa: E402
-from evaluation.baseline import BASELINE_NAME  # noqa: E402
+from evaluation.evaluate import BASELINE_NAME  # noqa: E402
 from relevance import contract  # noqa: E402
 from relevance.record_parsing import example_to_dict  # noqa: E402
 from trainer.student import model as student_model  # noqa: E402
