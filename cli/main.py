@@ -177,6 +177,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "word_vectors_trainable": args.student_word_vectors_trainable,
         "word_vector_products": args.student_word_vector_products,
         "ngram_embeddings": args.student_ngram_embeddings,
+        "item_embeddings": args.student_item_embeddings,
         # Off: no preset to distil from. On or unset: the pipeline's default (the
         # teacher's preset when it is pretrained).
         "word_vectors_preset": "" if args.student_word_vectors is False else None,

@@ -108,6 +108,10 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
                         help="give the student word vectors distilled from the teacher's "
                              "pretrained encoder (default: on for pretrained teacher "
                              "presets, off for from-scratch)")
+    parser.add_argument("--student-item-embeddings", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="let the student read the ItemEmbedder's item and query "
+                             "embeddings (default: on; they exist with --item-embeddings)")
     parser.add_argument("--student-word-vector-dims", type=AT_LEAST_ONE, default=None,
                         help="dimensions the word vectors are reduced to by PCA (default 128)")
     parser.add_argument("--student-word-vectors-trainable",

@@ -85,7 +85,8 @@ def item_embedder(config: PipelineConfig, examples) -> Optional[ItemEmbedder]:
 def student_hyperparameters(config: PipelineConfig) -> dict:
     """The student's settings; its word vectors come from the teacher's pretrained
     encoder unless `word_vectors_preset` is set ("" = none; a from-scratch teacher has
-    nothing pretrained to distil; a decoder teacher's words come from the default
+    nothing pretrained to distil, so they come from the ItemEmbedder's encoder when it
+    runs, else there are none; a decoder teacher's words come from the default
     multilingual encoder)."""
     from trainer.teacher.config import TeacherConfig
     from trainer.teacher.presets.registry import DEFAULT_TEACHER_PRESET, get_spec
@@ -94,8 +95,11 @@ def student_hyperparameters(config: PipelineConfig) -> dict:
     if "word_vectors_preset" not in student:
         teacher = TeacherConfig.from_dict(config.teacher)
         spec = get_spec(teacher.preset)
+        # Without a pretrained teacher, the ItemEmbedder's encoder: the query tower that
+        # reads the item embeddings is built on word vectors of the same encoder.
         student["word_vectors_preset"] = (
-            "" if teacher.from_scratch
+            (config.item_embedding_preset if config.item_embeddings else "")
+            if teacher.from_scratch
             else DEFAULT_TEACHER_PRESET if spec and spec.decoder
             else teacher.preset)
     if "preset_cache_dir" not in student and config.teacher.get("preset_cache_dir"):

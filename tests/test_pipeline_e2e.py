@@ -23,6 +23,7 @@ from relevance import contract
 from cli import main as cli
 from evaluation import metrics
 from demo.data import write_demo_data
+from support.tiny_encoder import write_tiny_encoder_preset
 
 pytestmark = pytest.mark.slow  # a whole pipeline run: minutes
 
@@ -59,10 +60,15 @@ def pipeline_run(tmp_path_factory):
     data = write_demo_data(str(root / "data"), num_labeled=120, num_unlabeled=240, seed=7)
     bad_rows = _append_bad_rows(data["labeled"])
     workdir = str(root / "work")
+    # Item embeddings from a tiny random encoder: the ItemEmbedder runs, and the student
+    # reads them (its word vectors, for the query tower, come from the same encoder).
+    embeddings = ["--item-embeddings", "--item-embedding-preset",
+                  write_tiny_encoder_preset(str(root / "encoder")), "--item-embedding-dims", "8",
+                  "--student-word-vector-dims", "8"]
     argv = [
         "run", "--labeled", data["labeled"], "--unlabeled", data["unlabeled"],
         "--workdir", workdir, "--num-grades", str(NUM_GRADES),
-        *TINY_TEACHER, *TINY_STUDENT, *LENIENT_GATE,
+        *TINY_TEACHER, *TINY_STUDENT, *LENIENT_GATE, *embeddings,
     ]
     status, terminal = _run_on_a_terminal_file(argv, str(root / "terminal.txt"))
     assert status == 0, terminal[-3000:]
@@ -187,6 +193,25 @@ def test_pushed_student_answers_raw_text_requests(pipeline_run):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     scores = outputs[contract.OUTPUT_SCORE].numpy()
     assert np.all((scores >= 1.0) & (scores <= NUM_GRADES))
+
+
+def test_item_embeddings_reach_every_row_and_the_pushed_student(pipeline_run):
+    summary = pipeline_run["summary"]
+    counts = summary["item_embeddings"]
+    # The demo rows all have a query and item text: every row that ExampleGen wrote gets
+    # both embeddings, and nothing is lost on the way.
+    assert counts["embedded"] == sum(summary["splits"].values()), counts
+    model = tf.saved_model.load(summary["student"])
+    assert int(model.item_embedding_width.numpy()) == 8
+    candidates = 3
+    fields = {name: tf.constant([""] * candidates) for name in contract.ITEM_TEXT_FIELDS}
+    fields["title"] = tf.constant(["red leather boots", "green tea", "blue lamp"])
+    vectors = np.eye(candidates, 8, dtype="float32")
+    embedded = model.signatures[contract.SIGNATURE_EMBEDDED](
+        query=tf.constant(["red boots"]), item_embedding=tf.constant(vectors), **fields)
+    assert embedded[contract.OUTPUT_EMBEDDING_USED].numpy().tolist() == [1.0] * candidates
+    plain = model.signatures[contract.SIGNATURE_RAW](query=tf.constant(["red boots"]), **fields)
+    assert plain[contract.OUTPUT_EMBEDDING_USED].numpy().tolist() == [0.0] * candidates
 
 
 def test_unchanged_rerun_comes_from_cache(pipeline_run):
