@@ -22,8 +22,9 @@ embedding share):
 * `bi_encoder`: the pretrained encoder's query/item cosine, no training (full width).
 
 Reports nDCG@10 per language, accuracy and QWK, and the paired-bootstrap standard error
-of each student's nDCG@10 difference with the teacher and with BM25 (over test queries,
-one seed's scores averaged over seeds). Writes bench/results/embedding_student_<dataset>.json.
+of each student's nDCG@10 difference with the teacher, with BM25 and with the
+human-only student (`no_embeddings 0x`), over test queries, the seeds' probabilities
+averaged. Writes bench/results/embedding_student_<dataset>.json.
 """
 
 import argparse
@@ -62,6 +63,8 @@ from trainer.student.query_tower import fit_query_tower, mean_cosine  # noqa: E4
 from trainer.student.task import distillation_loss, load_word_vectors, steps_per_epoch_of  # noqa: E402
 
 RESAMPLES = 2000
+# The student trained on the human labels alone, as it is without the ItemEmbedder.
+HUMAN_ONLY = "no_embeddings 0x"
 
 
 class EmbeddedArtefacts(student_variants.Artefacts):
@@ -265,6 +268,9 @@ def main() -> int:
                     targets)
             results[label]["vs_teacher"] = paired_se(per_query[label], per_query["teacher"])
             results[label]["vs_bm25"] = paired_se(per_query[label], per_query["bm25"])
+            if HUMAN_ONLY in per_query and label != HUMAN_ONLY:
+                results[label]["vs_human_only_student"] = paired_se(per_query[label],
+                                                                    per_query[HUMAN_ONLY])
             print(label, json.dumps(results[label]), flush=True)
         # Free the corpus's models before the next one.
         trained.clear()
