@@ -5,10 +5,9 @@ Example:
 >>> import argparse
 >>> parser = argparse.ArgumentParser()
 >>> add_item_embedding_flags(parser)
->>> item_embedding_overrides(parser.parse_args([]))
+>>> item_embedding_overrides(parser.parse_args(["--no-item-embeddings"]))
 {'item_embeddings': False}
->>> overrides = item_embedding_overrides(parser.parse_args(
-...     ["--item-embeddings", "--item-embedding-dims", "64"]))
+>>> overrides = item_embedding_overrides(parser.parse_args(["--item-embedding-dims", "64"]))
 >>> overrides["item_embedding_preset"], overrides["item_embedding_dims"]
 ('multilingual-e5-small', 64)
 """
@@ -27,9 +26,10 @@ def add_item_embedding_flags(parser: argparse.ArgumentParser) -> None:
         "write the pretrained bi-encoder's query and item embeddings, PCA-reduced, onto "
         "every row (query_embedding, item_embedding) before any model reads them")
     group.add_argument("--item-embeddings", action=argparse.BooleanOptionalAction,
-                       default=PipelineConfig.item_embeddings,
+                       default=None,
                        help="run the ItemEmbedder after ExampleGen and the captioner "
-                            "(default: off)")
+                            "(default: on with a pretrained teacher, off with a "
+                            "from-scratch one)")
     group.add_argument("--item-embedding-preset", default=PipelineConfig.item_embedding_preset,
                        metavar="NAME_OR_DIR",
                        help="the encoder: a preset this project builds, a keras-hub preset "
@@ -42,9 +42,25 @@ def add_item_embedding_flags(parser: argparse.ArgumentParser) -> None:
                             "(default: WORKDIR/embedding_cache, or under the pipeline root)")
 
 
+def item_embeddings_enabled(args) -> bool:
+    """`--item-embeddings`, or by default whether the teacher is pretrained (a run with
+    a from-scratch teacher is one that avoids the pretrained encoder's cost).
+
+    >>> import argparse
+    >>> item_embeddings_enabled(argparse.Namespace(item_embeddings=None,
+    ...                                            teacher_preset="from-scratch"))
+    False
+    """
+    if args.item_embeddings is not None:
+        return bool(args.item_embeddings)
+    from trainer.teacher.presets.registry import DEFAULT_TEACHER_PRESET, is_from_scratch
+
+    return not is_from_scratch(getattr(args, "teacher_preset", None) or DEFAULT_TEACHER_PRESET)
+
+
 def item_embedding_overrides(args, workdir: str = "") -> Dict:
     """PipelineConfig fields from the flags."""
-    if not args.item_embeddings:
+    if not item_embeddings_enabled(args):
         return {"item_embeddings": False}
     cache_dir = args.item_embedding_cache_dir or (
         os.path.join(workdir, "embedding_cache") if workdir else "")

@@ -18,7 +18,7 @@ import time
 from typing import Dict, List, Optional
 
 from cli.caption_flags import caption_overrides, prepare_demo_captions
-from cli.embedding_flags import item_embedding_overrides
+from cli.embedding_flags import item_embedding_overrides, item_embeddings_enabled
 from cli.flag_checks import FlagParser, int_at_least, output_file
 from cli.presets_cli import prepare_teacher_preset
 from cli.run_flags import add_model_flags, add_run_flags
@@ -247,7 +247,7 @@ def _run_routed(args, labeled, unlabeled, input_format, out) -> Dict:
     _warn_if_teacher_misses_captions(checks, _teacher_fields(args), out)
     prepare_teacher_preset(args.teacher_preset, args.preset_cache,
                            progress=lambda message: print(message, file=out, flush=True))
-    if args.item_embeddings:  # the ItemEmbedder's encoder, when it is another preset
+    if item_embeddings_enabled(args):  # the ItemEmbedder's encoder, when it is another preset
         prepare_teacher_preset(args.item_embedding_preset, args.preset_cache,
                                progress=lambda message: print(message, file=out, flush=True))
     config = PipelineConfig.for_workdir(

@@ -56,8 +56,9 @@ class PipelineConfig:
         caption_image_root: directory relative `image` paths are relative to.
         item_embeddings: run the ItemEmbedder after ExampleGen (and the captioner), so
             every later component reads rows with `query_embedding` and
-            `item_embedding`; off by default, and then the pipeline is exactly as
-            without it.
+            `item_embedding`; off by default here, and then the pipeline is exactly
+            as without it (`relevance run` / `demo` turn it on for a pretrained
+            teacher: `cli.embedding_flags.item_embeddings_enabled`).
         item_embedding_preset: the encoder (default: the default teacher preset,
             multilingual-e5-small), a keras-hub preset directory or name.
         item_embedding_dims: D, the dimensions the embedding PCA keeps.

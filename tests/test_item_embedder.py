@@ -326,7 +326,9 @@ def test_cli_item_embedding_flags_reach_the_config():
             ["compile", "--runner", "kubeflow", "--output", "x.json", *flags])
         return cli._config_overrides(args)
 
-    assert overrides()["item_embeddings"] is False
+    # On by default with the (pretrained) default teacher, off with a from-scratch one.
+    assert overrides()["item_embeddings"] is True
+    assert overrides("--teacher-preset", "from-scratch")["item_embeddings"] is False
     assert overrides("--no-item-embeddings")["item_embeddings"] is False
     chosen = overrides("--item-embeddings", "--item-embedding-dims", "64",
                        "--item-embedding-cache-dir", "gs://bucket/cache")

@@ -21,6 +21,7 @@ EXPECTED_COMPONENTS = {
     f"{definition.LATEST_PUSHED}-model-blessing-resolver",
     f"{definition.LATEST_PUSHED}-model-resolver",
     definition.PUSHER,
+    definition.ITEM_EMBEDDER,  # on by default with the default (pretrained) teacher
 }
 
 
