@@ -117,9 +117,16 @@ class RelevanceServingModule(tf.Module):
         self.num_grades = tf.Variable(num_grades, trainable=False, dtype=tf.int32)
         self.trackables = [item for item in (trackables or []) if item is not None]
         self.embedding_dims = int(embedding_dims)
-        # Saved, so that a client of the loaded model can read D (0: no embeddings).
-        self.item_embedding_width = tf.Variable(self.embedding_dims, trainable=False,
-                                                dtype=tf.int32)
+        if self.embedding_dims:
+            # Only then: tf.saved_model.save traces every tf.function the module holds,
+            # and a model without embeddings should not pay for (or carry) this one.
+            self.serve_embedded = tf.function(self._serve_embedded, input_signature=[
+                tf.TensorSpec([None], tf.string, name=name)
+                for name in contract.RAW_SIGNATURE_INPUTS
+            ] + [tf.TensorSpec([None, None], tf.float32, name=contract.ITEM_EMBEDDING)])
+            # Saved, so that a client of the loaded model can read D.
+            self.item_embedding_width = tf.Variable(self.embedding_dims, trainable=False,
+                                                    dtype=tf.int32)
 
     def _outputs(self, raw: RawFeatures) -> Dict[str, tf.Tensor]:
         features = broadcast_query(raw)
@@ -162,14 +169,8 @@ class RelevanceServingModule(tf.Module):
         )
         return self._outputs(raw)
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None], tf.string, name=name)
-            for name in contract.RAW_SIGNATURE_INPUTS
-        ] + [tf.TensorSpec([None, None], tf.float32, name=contract.ITEM_EMBEDDING)]
-    )
-    def serve_embedded(self, query, title, description, image_caption, link_title,
-                       link_description, engaged_queries, board_titles, item_embedding):
+    def _serve_embedded(self, query, title, description, image_caption, link_title,
+                        link_description, engaged_queries, board_titles, item_embedding):
         raw = dict(query=query, title=title, description=description,
                    image_caption=image_caption, link_title=link_title,
                    link_description=link_description, engaged_queries=engaged_queries,
