@@ -35,11 +35,22 @@ def item_embedding_inputs(vectors: tf.Tensor, dims: int) -> Dict[str, tf.Tensor]
     """Model inputs from a ragged or dense `[N, ?]` float batch of item embeddings: rows
     of exactly `dims` values are present, any other row is zeros and flag 0."""
     if not isinstance(vectors, tf.RaggedTensor):
-        vectors = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(vectors, tf.float32))
+        return _dense_item_embedding_inputs(tf.convert_to_tensor(vectors, tf.float32), dims)
     present = tf.equal(vectors.row_lengths(), dims)
     dense = vectors.to_tensor(default_value=0.0, shape=[None, dims])
     return {ITEM_EMBEDDING: tf.where(present[:, None], dense, 0.0),
             ITEM_EMBEDDING_PRESENT: tf.cast(present, tf.float32)[:, None]}
+
+
+def _dense_item_embedding_inputs(vectors: tf.Tensor, dims: int) -> Dict[str, tf.Tensor]:
+    # The serving_embedded request: one width for the whole matrix, so one check, and
+    # the matrix passed on as it is (no ragged round trip on the hot path).
+    num_rows = tf.shape(vectors)[0]
+    fits = tf.equal(tf.shape(vectors)[1], dims)
+    return {ITEM_EMBEDDING: tf.ensure_shape(tf.cond(fits, lambda: vectors,
+                                                    lambda: tf.zeros([num_rows, dims])),
+                                            [None, dims]),
+            ITEM_EMBEDDING_PRESENT: tf.fill([num_rows, 1], tf.cast(fits, tf.float32))}
 
 
 def absent_item_embeddings(num_rows: tf.Tensor, dims: int) -> Dict[str, tf.Tensor]:

@@ -22,12 +22,13 @@ from typing import Iterable, List, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from trainer.teacher.item_text import normalize_whitespace
+
 
 def normalize_query(queries: tf.Tensor) -> tf.Tensor:
     """The cache key of each query: lower case, runs of whitespace as one space, trimmed."""
     queries = tf.strings.unicode_transcode(queries, "UTF-8", "UTF-8", errors="replace")
-    lowered = tf.strings.lower(queries, encoding="utf-8")
-    return tf.strings.strip(tf.strings.regex_replace(lowered, r"[\s\p{Z}]+", " "))
+    return normalize_whitespace(tf.strings.lower(queries, encoding="utf-8"))
 
 
 class QueryEmbeddingCache(tf.Module):
