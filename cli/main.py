@@ -25,9 +25,9 @@ from cli.run_flags import add_model_flags, add_run_flags
 from cli.run_log import RunFailed, disk_full_message, routed_logs
 from cli.workdir_lock import workdir_lock
 from relevance import contract
-from relevance.adapters import ADAPTERS
+from relevance.adapters import ADAPTERS, PIPELINE_INPUT_FORMATS
 from relevance.errors import InputError
-from relevance.readers import FILE_ADAPTER_FORMATS, FORMATS
+from relevance.readers import FORMATS
 
 EXIT_USER_ERROR = 2
 # Fewer demo rows leave too few queries for a train / eval split by query.
@@ -45,7 +45,7 @@ DEMO_NUM_UNLABELED = 1000
 # 44 one-row queries give about 0.056 (docs/evaluation.md). So the demo keeps a floor of
 # about two standard errors of one accuracy on 44 pairs (0.075); `relevance run`: 0.05.
 DEMO_STUDENT_TOLERANCE = 0.15
-RUN_FORMATS = ["auto", *FORMATS, *FILE_ADAPTER_FORMATS]
+RUN_FORMATS = ["auto", *FORMATS, *PIPELINE_INPUT_FORMATS]
 
 
 def _resolve_num_grades(args) -> None:

@@ -22,6 +22,7 @@ import logging
 from typing import Iterator, Optional, Tuple
 
 from relevance import contract
+from relevance.adapters import PIPELINE_INPUT_FORMATS, read_adapter_rows
 from relevance.csv_checks import record_problem
 from relevance.errors import InputError
 from relevance.raw_row import RawRow
@@ -78,15 +79,8 @@ def resolve_format(path: str, fmt: str = "auto") -> str:
     )
 
 
-# Public data sets whose adapter reads one file at a time (relevance/adapters/); the
-# directory-based ones (esci, wands) are for `relevance evaluate` only.
-FILE_ADAPTER_FORMATS = ("crowdflower", "xquad-r")
-
-
 def _read_adapter(path: str, fmt: str) -> Iterator[RawRow]:
     """Rows of a public data-set file, through its adapter (grades mapped to 1..G)."""
-    from relevance.adapters import read_adapter_rows
-
     _check_file_exists_and_not_empty(path)
     rows, _ = read_adapter_rows(fmt, path)
     return rows
@@ -104,7 +98,7 @@ def read_rows(path: str, fmt: str = "auto") -> Iterator[RawRow]:
         >>> for row in read_rows("labeled.jsonl"):  # doctest: +SKIP
         ...     print(row.row_number, row.fields or row.error)
     """
-    if fmt in FILE_ADAPTER_FORMATS:
+    if fmt in PIPELINE_INPUT_FORMATS:
         return _read_adapter(path, fmt)
     resolved = resolve_format(path, fmt)
     _check_file_exists_and_not_empty(path)

@@ -22,6 +22,20 @@ def test_registry_names():
         load_records("msmarco", "x")
 
 
+def test_an_entry_marked_pipeline_input_is_a_run_format_and_read_by_the_readers(tmp_path):
+    from cli.main import RUN_FORMATS
+    from relevance.adapters import PIPELINE_INPUT_FORMATS
+    from relevance.readers import read_rows
+
+    assert set(PIPELINE_INPUT_FORMATS) == {n for n, a in ADAPTERS.items() if a.pipeline_input}
+    assert set(PIPELINE_INPUT_FORMATS) <= set(RUN_FORMATS)
+    assert not {"esci", "wands"} & set(RUN_FORMATS)  # directories of several files
+    path = tmp_path / "train.csv"
+    path.write_text(CROWDFLOWER_CSV, encoding="utf-8")
+    rows = list(read_rows(str(path), "crowdflower"))
+    assert [row.fields["query"] for row in rows] == ["light bulb", "decorative pillows"]
+
+
 def test_clean_text_strips_markup_but_not_plain_angle_brackets():
     assert clean_text("<ul><li>Soft</li><li>Warm &amp; dry</li></ul>") == "Soft Warm & dry"
     assert clean_text("size < 5 and > 2") == "size < 5 and > 2"

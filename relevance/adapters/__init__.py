@@ -20,6 +20,8 @@ Example:
     ['crowdflower', 'esci', 'wands', 'xquad-r']
     >>> ADAPTERS["xquad-r"].num_grades
     2
+    >>> PIPELINE_INPUT_FORMATS
+    ('crowdflower', 'xquad-r')
 """
 
 import logging
@@ -35,18 +37,26 @@ AdapterRead = Callable[..., Tuple[Iterator[RawRow], int]]
 
 
 class Adapter(NamedTuple):
-    """One public data set: its reader and its number of grades G (the module's own)."""
+    """One public data set: its reader, its number of grades G (the module's own), and
+    whether `relevance run --format NAME` takes its files as pipeline input (True), or
+    only `relevance evaluate` does (False: it joins a directory of several files)."""
 
     read_rows: AdapterRead
     num_grades: int
+    pipeline_input: bool
 
 
+# The one place to register a data set: `relevance evaluate --format` and, where
+# `pipeline_input` is set, `relevance run --format` / `relevance compile --format`.
 ADAPTERS: Dict[str, Adapter] = {
-    "crowdflower": Adapter(crowdflower.read_rows, crowdflower.NUM_GRADES),
-    "xquad-r": Adapter(xquad_r.read_rows, xquad_r.NUM_GRADES),
-    "esci": Adapter(esci.read_rows, esci.NUM_GRADES),
-    "wands": Adapter(wands.read_rows, wands.NUM_GRADES),
+    "crowdflower": Adapter(crowdflower.read_rows, crowdflower.NUM_GRADES, pipeline_input=True),
+    "xquad-r": Adapter(xquad_r.read_rows, xquad_r.NUM_GRADES, pipeline_input=True),
+    "esci": Adapter(esci.read_rows, esci.NUM_GRADES, pipeline_input=False),
+    "wands": Adapter(wands.read_rows, wands.NUM_GRADES, pipeline_input=False),
 }
+
+PIPELINE_INPUT_FORMATS = tuple(name for name, adapter in ADAPTERS.items()
+                               if adapter.pipeline_input)
 
 
 def read_adapter_rows(fmt: str, path: str, **options) -> Tuple[Iterator[RawRow], int]:

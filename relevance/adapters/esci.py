@@ -33,8 +33,6 @@ Example:
 import os
 from typing import Iterator, Tuple
 
-import pyarrow.parquet as pq
-
 from relevance import contract
 from relevance.adapters._text import (
     clean_text, join_text, option_bool, option_list, require_directory, require_file,
@@ -84,6 +82,8 @@ def read_rows(
 
 
 def _read_parquet(path: str, required, optional):
+    import pyarrow.parquet as pq  # here: every `relevance` command imports the adapters
+
     try:
         # Local files go to pyarrow by path (fast native reads); gs:// etc. via GFile.
         source = tf.io.gfile.GFile(path, "rb") if "://" in path else path
