@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from relevance import contract
+from trainer.student import features as student_features
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.ngram_overlap import NgramOverlap
@@ -33,28 +34,15 @@ from trainer.student.query_tower import QueryTower
 from trainer.student.word_vector_interactions import WordVectorInteractions
 from trainer.student.word_vector_table import WordVectorTable
 
-# Transform outputs the model reads, with their widths.
-MODEL_INPUT_WIDTHS = {
-    tx.QUERY_WORD_IDS: tx.MAX_QUERY_WORD_NGRAMS,
-    tx.QUERY_CHAR_IDS: tx.MAX_QUERY_CHAR_NGRAMS,
-    tx.ITEM_WORD_IDS: tx.MAX_ITEM_WORD_NGRAMS,
-    tx.ITEM_CHAR_IDS: tx.MAX_ITEM_CHAR_NGRAMS,
-    tx.BM25: tx.NUM_LEXICAL_FIELDS,
-    tx.QUERY_TERM_COVERAGE: tx.NUM_LEXICAL_FIELDS,
-    tx.QUERY_LENGTH: 1,
-}
+# Transform outputs the model reads, with their widths (from the feature table,
+# `trainer.student.features`; `build_student_model` reads the table itself).
+MODEL_INPUT_WIDTHS = student_features.widths([student_features.LEXICAL])
 # Read only by a student with word vectors.
-WORD_VECTOR_INPUT_WIDTHS = {
-    tx.QUERY_VECTOR_WORD_IDS: tx.MAX_QUERY_TOKENS,
-    tx.ITEM_VECTOR_WORD_IDS: tx.MAX_ITEM_VECTOR_WORDS,
-    tx.QUERY_TERM_IDF: tx.MAX_QUERY_TOKENS,
-}
-_ID_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.ITEM_WORD_IDS, tx.ITEM_CHAR_IDS,
-              tx.QUERY_VECTOR_WORD_IDS, tx.ITEM_VECTOR_WORD_IDS)
+WORD_VECTOR_INPUT_WIDTHS = student_features.widths([student_features.WORD_VECTORS])
+_ID_INPUTS = tuple(spec.name for spec in student_features.FEATURES if spec.dtype == "int64")
 # Inputs that depend on the query only: at serving time they are encoded once per
 # distinct query (see `encode_queries_once`), not once per candidate.
-QUERY_INPUTS = (tx.QUERY_WORD_IDS, tx.QUERY_CHAR_IDS, tx.QUERY_VECTOR_WORD_IDS,
-                tx.QUERY_TERM_IDF)
+QUERY_INPUTS = tuple(spec.name for spec in student_features.FEATURES if spec.query_encoder)
 QUERY_ENCODER = "query_encoder"
 CANDIDATE_SCORER = "candidate_scorer"
 # Outputs of the query encoder, inputs of the candidate scorer: the query's n-gram ids
@@ -83,10 +71,11 @@ def select_model_inputs(transformed: Dict, model: keras.Model, embeddings: Dict 
 
 
 def _input(name, embedding_dims: int = 0):
-    widths = {**MODEL_INPUT_WIDTHS, **WORD_VECTOR_INPUT_WIDTHS,
-              ITEM_EMBEDDING: embedding_dims, ITEM_EMBEDDING_PRESENT: 1}
-    return keras.Input(shape=(widths[name],), dtype="int64" if name in _ID_INPUTS else "float32",
-                       name=name)
+    specs = {spec.name: (spec.width, spec.dtype) for spec in student_features.table()}
+    specs.update({ITEM_EMBEDDING: (embedding_dims, "float32"),
+                  ITEM_EMBEDDING_PRESENT: (1, "float32")})
+    width, dtype = specs[name]
+    return keras.Input(shape=(width,), dtype=dtype, name=name)
 
 
 def embedding_interactions(query, item, present, products: bool):
@@ -158,19 +147,23 @@ def build_student_model(config: StudentConfig, num_grades: int,
     >>> sorted(set(with_vectors.input) - set(model.input))
     ['item_vector_word_ids', 'query_term_idf', 'query_vector_word_ids']
     """
-    input_names = list(MODEL_INPUT_WIDTHS)
+    groups = [student_features.LEXICAL]
+    if word_vectors is not None:
+        groups.append(student_features.WORD_VECTORS)
+    specs = [spec for group in groups for spec in student_features.table()
+             if spec.group == group]
+    input_names = [spec.name for spec in specs]
     table = None
     if embedding_dims and word_vectors is None:
         raise ValueError("item embeddings need word vectors: the query tower is built on them")
     if word_vectors is not None:
-        input_names += list(WORD_VECTOR_INPUT_WIDTHS)
         table = WordVectorTable(word_vectors, trainable=config.word_vectors_trainable,
                                 name="word_vectors")
 
-    query_inputs = {name: _input(name) for name in QUERY_INPUTS if name in input_names}
+    query_inputs = {spec.name: _input(spec.name) for spec in specs if spec.query_encoder}
     # The query's n-gram ids pass through the query encoder to the scorer's overlaps.
     query_outputs = {_QUERY_NGRAM_IDS[name]: query_inputs[name] for name in _QUERY_NGRAM_IDS}
-    encoding_specs = {encoding: ((MODEL_INPUT_WIDTHS[name],), "int64")
+    encoding_specs = {encoding: (tuple(query_inputs[name].shape[1:]), "int64")
                       for name, encoding in _QUERY_NGRAM_IDS.items()}
     ngram_embeddings = _NgramEmbeddings(config) if config.ngram_embeddings else None
     if ngram_embeddings is not None:
@@ -197,7 +190,7 @@ def build_student_model(config: StudentConfig, num_grades: int,
     query_encoder = keras.Model(inputs=query_inputs, outputs=query_outputs, name=QUERY_ENCODER)
 
     scorer_inputs = {name: _input(name, embedding_dims)
-                     for name in input_names if name not in QUERY_INPUTS}
+                     for name in input_names if name not in query_inputs}
     encodings = {
         name: keras.Input(shape=shape, dtype=dtype, name=name)
         for name, (shape, dtype) in encoding_specs.items()
@@ -206,11 +199,9 @@ def build_student_model(config: StudentConfig, num_grades: int,
     features = [
         overlap(encodings[_QUERY_NGRAM_IDS[tx.QUERY_WORD_IDS]], scorer_inputs[tx.ITEM_WORD_IDS]),
         overlap(encodings[_QUERY_NGRAM_IDS[tx.QUERY_CHAR_IDS]], scorer_inputs[tx.ITEM_CHAR_IDS]),
-        # BM25 is unbounded and heavy-tailed; log1p keeps the MLP's inputs tame.
-        ops.log1p(ops.maximum(scorer_inputs[tx.BM25], 0.0)),
-        scorer_inputs[tx.QUERY_TERM_COVERAGE],
-        ops.log1p(scorer_inputs[tx.QUERY_LENGTH]),
     ]
+    # The features the MLP takes as they are (BM25, coverage, the query's length...).
+    features += [spec.mlp(scorer_inputs[spec.name]) for spec in specs if spec.mlp is not None]
     if ngram_embeddings is not None:
         features += ngram_embeddings.interactions(
             [encodings[name] for name in _QUERY_ENCODINGS],
@@ -275,6 +266,7 @@ def encode_queries_once(model: keras.Model, features: Dict, query_of_row,
         exact, hit = cached_query_vectors(first_row)
         encoded = dict(encoded)
         encoded[QUERY_TOWER_VECTOR] = tf.where(hit[:, None], exact, encoded[QUERY_TOWER_VECTOR])
-    scorer_inputs = {name: value for name, value in features.items() if name not in QUERY_INPUTS}
+    scorer_inputs = {name: value for name, value in features.items()
+                     if name not in query_encoder.input}
     scorer_inputs.update({name: tf.gather(value, query_of_row) for name, value in encoded.items()})
     return model.get_layer(CANDIDATE_SCORER)(scorer_inputs, training=False)
