@@ -143,6 +143,20 @@ def _warn_if_teacher_misses_captions(checks, teacher_fields: Optional[List[str]]
     return 0
 
 
+def _student_feature_switches(args) -> Optional[Dict[str, bool]]:
+    """--student-feature NAME=on|off, checked against the student's feature table."""
+    if not getattr(args, "student_feature", None):
+        return None
+    from trainer.student.features import switched_on  # imports TensorFlow: only when asked
+
+    switches = dict(args.student_feature)
+    try:
+        switched_on(switches)
+    except ValueError as error:
+        raise InputError(f"--student-feature: {error}") from error
+    return switches
+
+
 def _teacher_and_student(args) -> Dict[str, Dict]:
     teacher = {
         "preset": args.teacher_preset,
@@ -181,6 +195,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         # Off: no preset to distil from. On or unset: the pipeline's default (the
         # teacher's preset when it is pretrained).
         "word_vectors_preset": "" if args.student_word_vectors is False else None,
+        "features": _student_feature_switches(args),
     }
     drop_unset = lambda d: {k: v for k, v in d.items() if v is not None}  # noqa: E731
     return {"teacher": drop_unset(teacher), "student": drop_unset(student)}

@@ -30,6 +30,18 @@ EVAL_PERCENT = float_between(0.0, 100.0, low_open=True, high_open=True)
 MIN_SEQUENCE_LENGTH = 8
 
 
+def feature_switch(text: str):
+    """`NAME=on` / `NAME=off` to (NAME, True / False).
+
+    >>> feature_switch("title_words=off")
+    ('title_words', False)
+    """
+    name, _, state = text.partition("=")
+    if not name or state not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"must be NAME=on or NAME=off, got {text!r}")
+    return name, state == "on"
+
+
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-grades", type=num_grades, default=None,
                         help="G, the number of relevance grades (grades are 1..G); default 5, "
@@ -128,6 +140,10 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
                         help="also feed learned hashed n-gram embeddings to the student's "
                              "MLP (default: off; the n-grams enter through their exact "
                              "overlaps only)")
+    parser.add_argument("--student-feature", type=feature_switch, action="append",
+                        default=None, metavar="NAME=on|off",
+                        help="turn a switchable student feature on or off (repeatable; "
+                             "the features with a switch in trainer/student/features.py)")
     parser.add_argument("--confidence-threshold", type=PROBABILITY,
                         default=LabelingConfig.confidence_threshold,
                         help="drop pseudo-labels whose top grade probability is below this "

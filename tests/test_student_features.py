@@ -113,3 +113,30 @@ def test_a_bad_spec_is_refused():
     with pytest.raises(ValueError, match="query encoder"):
         features.FeatureSpec("x", 1, "float32", title_words, query_encoder=True,
                              mlp=features.as_is)
+
+
+def test_a_switchable_feature_is_turned_on_by_the_config_and_the_flag(monkeypatch):
+    import argparse
+
+    from cli.main import _student_feature_switches
+    from cli.run_flags import add_model_flags
+    from relevance.errors import InputError
+
+    off_by_default = features.FeatureSpec("title_words", 1, "float32", title_words,
+                                          mlp=features.log1p, switch=False)
+    monkeypatch.setattr(features, "FEATURES", features.FEATURES + (off_by_default,))
+    parser = argparse.ArgumentParser()
+    add_model_flags(parser)
+    args = parser.parse_args(["--student-feature", "title_words=on"])
+    switches = _student_feature_switches(args)
+    assert switches == {"title_words": True}
+    config = StudentConfig.from_dict({"embedding_dim": 8, "features": switches})
+    assert StudentConfig.from_dict(config.to_dict()) == config
+    assert "title_words" not in student_model.build_student_model(
+        StudentConfig(embedding_dim=8), 5).input
+    assert "title_words" in student_model.build_student_model(config, 5).input
+
+    with pytest.raises(InputError, match="bm25"):
+        _student_feature_switches(parser.parse_args(["--student-feature", "bm25=off"]))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--student-feature", "title_words"])

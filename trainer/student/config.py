@@ -33,6 +33,8 @@ class StudentConfig:
     (16, (64, 32))
     >>> StudentConfig.from_dict(config.to_dict()) == config
     True
+    >>> StudentConfig(features={"title_words": True}).to_dict()["features"]
+    {'title_words': True}
     """
 
     embedding_dim: int = 32
@@ -81,11 +83,20 @@ class StudentConfig:
     query_tower_epochs: int = 40
     query_cache_size: int = 10000
     embedding_dropout: float = 0.1
+    # Switchable features (`trainer.student.features`, a spec with a `switch`) turned on
+    # or off by name, e.g. {"title_words": True}; unnamed ones keep their spec's default.
+    # Held as sorted (name, on) pairs; a dict in `to_dict`.
+    features: Tuple[Tuple[str, bool], ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "features", tuple(sorted(
+            (str(name), bool(on)) for name, on in dict(self.features).items())))
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-friendly dict (tuples become lists)."""
         values = dataclasses.asdict(self)
         values["hidden_units"] = list(self.hidden_units)
+        values["features"] = dict(self.features)
         return values
 
     @classmethod

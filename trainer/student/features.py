@@ -9,7 +9,9 @@ candidate scorer) and, for a feature the MLP takes as it is, how (`mlp`).
 `trainer.student.preprocessing.preprocessing_fn` outputs every feature of the table;
 `trainer.student.model.build_student_model` takes as inputs those of its groups and
 feeds the `mlp` ones to its MLP. So a new feature is its own module (its `compute`,
-reading the `TextBatch`) plus one entry here.
+reading the `TextBatch`) plus one entry here. An entry with a `switch` can be turned on or
+off without touching anything else: `StudentConfig.features` (`{"name": true}`) and the
+`--student-feature NAME=on|off` flag set it; Transform computes it either way.
 
 Features the MLP does not take as they are (the n-gram ids, the word-vector ids, the
 query's idf) are read by name by one of the model's views (`NgramOverlap`, the word
@@ -17,7 +19,7 @@ vectors), which is where a feature that needs a new kind of interaction goes.
 """
 
 import dataclasses
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from trainer.student import lexical_features as lexical
 from trainer.student import text_features as tx
@@ -60,6 +62,8 @@ class FeatureSpec:
     model reads it in its query encoder, once per distinct query at serving time (a
     query-only feature a view encodes). `mlp`: the MLP input the candidate scorer makes
     of it (`as_is`, `log1p_of_positive`...); None when a view reads it by name.
+    `switch`: None, always read; True or False, the default of its on/off switch
+    (`StudentConfig.features`, checked by `switched_on`).
 
     Example:
 
@@ -87,6 +91,7 @@ class FeatureSpec:
     group: str = LEXICAL
     query_encoder: bool = False
     mlp: Optional[Callable] = None
+    switch: Optional[bool] = None
 
     def __post_init__(self):
         if self.dtype not in _DTYPES or self.group not in _GROUPS or self.width < 1:
@@ -146,3 +151,23 @@ def table() -> Tuple[FeatureSpec, ...]:
 def widths(groups: Sequence[str], features: Sequence[FeatureSpec] = None) -> Dict[str, int]:
     """Name -> width of the features of `groups`, in table order."""
     return {spec.name: spec.width for spec in (features or table()) if spec.group in groups}
+
+
+def switched_on(switches: Mapping[str, bool] = None,
+                features: Sequence[FeatureSpec] = None) -> Tuple[FeatureSpec, ...]:
+    """The features a student reads under `switches` (name -> on, e.g.
+    `dict(StudentConfig.features)`): those without a switch and the switched-on ones.
+    Naming a feature that has no switch is a ValueError.
+
+    >>> [spec.name for spec in switched_on({})] == [spec.name for spec in FEATURES]
+    True
+    """
+    features = features or table()
+    switches = dict(switches or {})
+    can_switch = {spec.name for spec in features if spec.switch is not None}
+    unknown = sorted(set(switches) - can_switch)
+    if unknown:
+        raise ValueError(f"student feature switch(es) {', '.join(unknown)}: the features "
+                         f"that can be switched are {sorted(can_switch) or 'none'}")
+    return tuple(spec for spec in features
+                 if spec.switch is None or switches.get(spec.name, spec.switch))

@@ -150,8 +150,8 @@ def build_student_model(config: StudentConfig, num_grades: int,
     groups = [student_features.LEXICAL]
     if word_vectors is not None:
         groups.append(student_features.WORD_VECTORS)
-    specs = [spec for group in groups for spec in student_features.table()
-             if spec.group == group]
+    read = student_features.switched_on(dict(config.features))
+    specs = [spec for group in groups for spec in read if spec.group == group]
     input_names = [spec.name for spec in specs]
     table = None
     if embedding_dims and word_vectors is None:
