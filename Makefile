@@ -19,12 +19,16 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/relevance demo --workdir $(WORKDIR)
 
+# Two worker processes, one test file each at a time (a file's fixtures stay in one
+# process); the whole-pipeline file goes first (tests/conftest.py). TEST_WORKERS=0 runs
+# in this process.
+TEST_WORKERS ?= 2
 test: install
-	$(VENV)/bin/python -m pytest -q --durations=15 tests
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 # Skips the tests marked slow (the real pretrained teacher, the whole-pipeline run).
 test-fast: install
-	$(VENV)/bin/python -m pytest -q -m "not slow" tests
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
 
 # Rewrites README's CLI reference from the parser (tests/test_readme_commands.py checks it).
 cli-reference: install

@@ -8,6 +8,14 @@ os.environ.pop("TF_USE_LEGACY_KERAS", None)
 
 import pytest  # noqa: E402
 
+# The longest test files, run first: under `make test` (pytest-xdist, one file per worker
+# at a time, in collection order) a long file that starts last runs alone at the end.
+LONGEST_FILES_FIRST = ("test_pipeline_e2e.py",)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in LONGEST_FILES_FIRST)  # stable
+
 
 @pytest.fixture(scope="session")
 def e5_preset_cache(tmp_path_factory):
