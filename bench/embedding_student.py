@@ -47,6 +47,7 @@ import tensorflow as tf  # noqa: E402
 import scaling  # noqa: E402
 import student_variants  # noqa: E402
 from components.item_embedder.embedding_space import EmbeddingSpace  # noqa: E402
+from components.item_embedder.settings import EmbedSettings  # noqa: E402
 from components.item_embedder.text_encoder import TextEncoder  # noqa: E402
 from components.item_embedder.texts import item_embedding_text  # noqa: E402
 from evaluation import bootstrap, metrics  # noqa: E402
@@ -63,6 +64,7 @@ from trainer.student.query_tower import fit_query_tower, mean_cosine  # noqa: E4
 from trainer.student.task import distillation_loss, load_word_vectors, steps_per_epoch_of  # noqa: E402
 
 RESAMPLES = 2000
+DEFAULT_DIMS = EmbedSettings().dims
 # The student trained on the human labels alone, as it is without the ItemEmbedder.
 HUMAN_ONLY = "no_embeddings 0x"
 
@@ -207,7 +209,7 @@ def main() -> int:
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--data-dir", default=os.path.join(ROOT, "..", "shared", "data"))
     parser.add_argument("--preset", default="multilingual-e5-small")
-    parser.add_argument("--dims", type=int, default=128)
+    parser.add_argument("--dims", type=int, default=DEFAULT_DIMS)
     parser.add_argument("--seeds", default="42,43,44")
     parser.add_argument("--corpora", default="0x,pseudo")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
@@ -282,7 +284,10 @@ def main() -> int:
                 "seeds": seeds, "dims": args.dims, "base_config": config.to_dict(),
                 "test_pairs": len(test["grade"]), "results": _rounded(results),
                 "elapsed_seconds": round(time.time() - started, 1)}
-    output = scaling.write_results(f"embedding_student_{os.path.basename(args.workdir)}", document)
+    name = f"embedding_student_{os.path.basename(args.workdir)}"
+    if args.dims != DEFAULT_DIMS:  # a width sweep keeps one file per width
+        name += f"_d{args.dims}"
+    output = scaling.write_results(name, document)
     print(f"wrote {output} ({document['elapsed_seconds']:.0f} s)")
     return 0
 
