@@ -271,13 +271,21 @@ def test_mixed_precision_is_only_automatic_with_a_gpu():
         TeacherConfig(pooling="mean")
 
 
-@pytest.mark.parametrize("name", ENCODERS)
+# Each encoder once, each embedding setting once: the two trainings and exports cover both.
+@pytest.mark.parametrize("name, freeze_embeddings", [(ENCODERS[0], True), (ENCODERS[1], False)])
 def test_similarity_prior_adds_the_query_and_item_passes_trains_and_exports(
-        tmp_path, presets, name):
-    teacher, config = _teacher(presets, name, similarity_prior=True)
+        tmp_path, presets, name, freeze_embeddings):
+    teacher, config = _teacher(presets, name, similarity_prior=True,
+                               freeze_embeddings=freeze_embeddings)
     assert set(teacher.input_names) >= {"query_token_ids", "query_padding_mask",
                                         "item_token_ids", "item_padding_mask"}
     prior_backbone = teacher.network.get_layer("prior_backbone")
+    # A frozen token table is shared by the two branches (one copy in memory and in the
+    # export); a trained one is the pair branch's own.
+    pair_table = teacher.backbone.token_embedding.embeddings
+    assert (prior_backbone.token_embedding.embeddings is pair_table) == freeze_embeddings
+    weights = teacher.network.weights
+    assert len({id(w) for w in weights}) == len(weights)  # each variable listed once
     prior_before = [w.numpy().copy() for w in prior_backbone.weights]
     pair_before = [w.numpy().copy() for w in teacher.backbone.trainable_weights]
     features = _train_one_step(teacher, config)
@@ -289,6 +297,11 @@ def test_similarity_prior_adds_the_query_and_item_passes_trains_and_exports(
     assert features["query_token_ids"].shape == (4, config.prior_query_length)
     assert features["item_token_ids"].shape == (4, SEQUENCE_LENGTH)
     _export_and_serve(teacher, str(tmp_path / "export"))
+    saved = tf.train.list_variables(str(tmp_path / "export" / "variables" / "variables"))
+    assert not [name for name, _ in saved if "optimizer" in name]  # no AdamW slots
+    saved_weights = sum(int(np.prod(shape)) for _, shape in saved)
+    # The network's weights, plus two scalars: the module's num_grades and the save counter.
+    assert saved_weights == sum(int(np.prod(w.shape)) for w in teacher.network.weights) + 2
 
 
 def test_similarity_prior_trims_each_input_group_by_its_own_mask():
@@ -348,25 +361,6 @@ def test_match_features_reach_the_head_and_the_export(tmp_path, presets):
     np.testing.assert_allclose(features["match_features"].numpy()[0], [1.0, 1.0])
     assert features["match_features"].shape == (4, 2)
     _export_and_serve(teacher, str(tmp_path / "export"))
-
-
-@pytest.mark.parametrize("freeze_embeddings", [True, False])
-def test_the_prior_shares_a_frozen_token_table_with_the_pair_branch(tmp_path, presets,
-                                                                   freeze_embeddings):
-    teacher, config = _teacher(presets, ENCODERS[0], similarity_prior=True,
-                               freeze_embeddings=freeze_embeddings)
-    pair_table = teacher.backbone.token_embedding.embeddings
-    prior_table = teacher.network.get_layer("prior_backbone").token_embedding.embeddings
-    assert (prior_table is pair_table) == freeze_embeddings
-    weights = teacher.network.weights
-    assert len({id(w) for w in weights}) == len(weights)  # each variable listed once
-    _train_one_step(teacher, config)
-    _export_and_serve(teacher, str(tmp_path / "export"))
-    saved = tf.train.list_variables(str(tmp_path / "export" / "variables" / "variables"))
-    assert not [name for name, _ in saved if "optimizer" in name]  # no AdamW slots
-    saved_weights = sum(int(np.prod(shape)) for _, shape in saved)
-    # The network's weights, plus two scalars: the module's num_grades and the save counter.
-    assert saved_weights == sum(int(np.prod(w.shape)) for w in teacher.network.weights) + 2
 
 
 @pytest.mark.parametrize("match", [False, True], ids=["pair", "pair+matches"])
