@@ -148,7 +148,7 @@ def train_student(artefacts, config: StudentConfig, corpus: str, seed: int, dims
         inputs = query_encoder_inputs(queries, artefacts.layer, artefacts.adapter, query_encoder)
         fit_query_tower(query_encoder, student_model.QUERY_TOWER_VECTOR, inputs, targets,
                         epochs=config.query_tower_epochs, seed=seed)
-        query_encoder.get_layer("query_tower").trainable = False
+        query_encoder.get_layer("query_tower").trainable = config.query_tower_trainable
         report["tower_cosine_training"] = mean_cosine(tower_estimates(query_encoder, inputs),
                                                       targets)
         cache = QueryEmbeddingCache(*most_frequent_queries(

@@ -21,6 +21,7 @@ from trainer.student.preprocessing import preprocessing_fn
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, soften
+from trainer.student.model import QUERY_ENCODER, build_student_model
 from trainer.student.task import run_fn, steps_per_epoch_of
 from support.examples import float_feature, serialized_example, write_tfrecord
 
@@ -353,6 +354,28 @@ def test_query_tower_agrees_with_the_encoder_and_the_cache_holds_training_querie
     assert report["tower_cosine_unseen"] > 0.6, report
     assert 0 < report["cache_size"] <= report["training_queries"]
     assert 0 < report["cache_hit_rate_evaluation_rows"] < 1
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_the_fitted_query_tower_is_frozen_unless_configured_trainable(trained, trainable):
+    from trainer.student.query_side import prepare_query_side
+    from trainer.student.task import load_word_vectors
+    from trainer.student.transform_inputs import TransformInputAdapter
+
+    fn_args, _, _ = trained
+    config = StudentConfig.from_dict({**fn_args.custom_config["student"],
+                                      "query_tower_epochs": 1,
+                                      "query_tower_trainable": trainable})
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    model = build_student_model(config, G, load_word_vectors(config, tft_output), D)
+    train_files = tf.io.gfile.glob(fn_args.train_files[0])
+    eval_files = tf.io.gfile.glob(fn_args.eval_files[0])
+    prepare_query_side(model, config, tft_output.transform_features_layer(),
+                       TransformInputAdapter(tft_output.raw_feature_spec()), train_files,
+                       eval_files, D, progress=lambda line: None)
+    tower = model.get_layer(QUERY_ENCODER).get_layer("query_tower")
+    assert tower.trainable is trainable
+    assert bool(tower.trainable_weights) is trainable
 
 
 _CHECK_OPS = """

@@ -76,11 +76,14 @@ class StudentConfig:
     # fitted for `query_tower_epochs` before the student, and answered exactly for the
     # corpus's `query_cache_size` most frequent queries. `embedding_dropout` of the
     # training rows hide their item embedding, so that a request without one is
-    # answered from the other features.
+    # answered from the other features. The fitted tower is frozen unless
+    # `query_tower_trainable` (then the student's loss tunes it further; measured in
+    # docs/results.md, "Student with item embeddings").
     item_embeddings: bool = True
     embedding_products: bool = True
     query_tower_units: int = 256
     query_tower_epochs: int = 40
+    query_tower_trainable: bool = False
     query_cache_size: int = 10000
     embedding_dropout: float = 0.1
     # Switchable features (`trainer.student.features`, a spec with a `switch`) turned on

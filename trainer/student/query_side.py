@@ -69,7 +69,8 @@ def tower_estimates(query_encoder: keras.Model, inputs: Dict[str, np.ndarray]) -
 def prepare_query_side(model: keras.Model, config: StudentConfig, tft_layer, adapter,
                        train_files: Sequence[str], eval_files: Sequence[str], dims: int,
                        progress=print):
-    """Fits and freezes `model`'s query tower; returns (cache, QuerySideReport)."""
+    """Fits `model`'s query tower (then frozen unless `config.query_tower_trainable`);
+    returns (cache, QuerySideReport)."""
     query_encoder = model.get_layer(QUERY_ENCODER)
     train_queries, train_vectors = query_rows(train_files, dims)
     queries, targets = distinct_query_embeddings(train_queries, train_vectors)
@@ -81,7 +82,7 @@ def prepare_query_side(model: keras.Model, config: StudentConfig, tft_layer, ada
     inputs = query_encoder_inputs(queries, tft_layer, adapter, query_encoder)
     fit_query_tower(query_encoder, QUERY_TOWER_VECTOR, inputs, targets,
                     epochs=config.query_tower_epochs, seed=config.seed)
-    query_encoder.get_layer("query_tower").trainable = False
+    query_encoder.get_layer("query_tower").trainable = config.query_tower_trainable
     training_cosine = mean_cosine(tower_estimates(query_encoder, inputs), targets)
 
     eval_queries, eval_vectors = query_rows(eval_files, dims)
