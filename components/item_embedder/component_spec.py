@@ -9,7 +9,7 @@ Example:
 >>> sorted(ItemEmbedderSpec.PARAMETERS) == sorted(DEFAULTS)
 True
 >>> DEFAULTS[DIMS_KEY], DEFAULTS[FIT_SPLITS_KEY]
-(128, 'train,unlabeled')
+(64, 'train,unlabeled')
 >>> ItemEmbeddingSpace.TYPE_NAME
 'relevance.ItemEmbeddingSpace'
 """

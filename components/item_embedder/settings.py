@@ -25,11 +25,13 @@ class EmbedSettings:
     Example:
 
     >>> EmbedSettings().preset, EmbedSettings().dims, EmbedSettings().fit_splits
-    ('multilingual-e5-small', 128, ('train', 'unlabeled'))
+    ('multilingual-e5-small', 64, ('train', 'unlabeled'))
     """
 
     preset: str = DEFAULT_TEACHER_PRESET
-    dims: int = 128
+    # Measured at 32 / 64 / 128 / 256 (docs/results.md, "Student with item embeddings"):
+    # the students rank alike at every width; 64 halves what 128 stores and sends.
+    dims: int = 64
     batch_size: int = 32
     query_length: int = 32
     item_length: int = 128
