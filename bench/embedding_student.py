@@ -46,6 +46,7 @@ import tensorflow as tf  # noqa: E402
 
 import scaling  # noqa: E402
 import student_variants  # noqa: E402
+import volume_ladder  # noqa: E402
 from components.item_embedder.embedding_space import EmbeddingSpace  # noqa: E402
 from components.item_embedder.settings import EmbedSettings  # noqa: E402
 from components.item_embedder.text_encoder import TextEncoder  # noqa: E402
@@ -64,6 +65,7 @@ from trainer.student.query_tower import fit_query_tower, mean_cosine  # noqa: E4
 from trainer.student.task import distillation_loss, load_word_vectors, steps_per_epoch_of  # noqa: E402
 
 RESAMPLES = 2000
+BUILT_IN_VARIANTS = ("no_embeddings", "embeddings", "embeddings_exact_query")
 DEFAULT_DIMS = EmbedSettings().dims
 # The student trained on the human labels alone, as it is without the ItemEmbedder.
 HUMAN_ONLY = "no_embeddings 0x"
@@ -211,7 +213,11 @@ def main() -> int:
     parser.add_argument("--preset", default="multilingual-e5-small")
     parser.add_argument("--dims", type=int, default=DEFAULT_DIMS)
     parser.add_argument("--seeds", default="42,43,44")
-    parser.add_argument("--corpora", default="0x,pseudo")
+    parser.add_argument("--corpora", default="0x,pseudo",
+                        help="0x (human labels only), pseudo (the run's pseudo-labels, all), "
+                             "pseudo@K (K x the human rows' count of them, nested)")
+    parser.add_argument("--variants", default=",".join(BUILT_IN_VARIANTS),
+                        help="which built-in students to train (comma-separated)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                         help="StudentConfig overrides of the embedding student")
     args = parser.parse_args()
@@ -219,6 +225,9 @@ def main() -> int:
     artefacts = EmbeddedArtefacts(args.workdir, args.data_dir)
     encodings = encode_all(artefacts, args.workdir, args.preset)
     attach_embeddings(artefacts, encodings, args.dims, args.preset)
+    corpora = args.corpora.split(",")
+    artefacts.corpora.update(volume_ladder.nested_volumes(
+        artefacts.corpora["pseudo"], [float(c.split("@")[1]) for c in corpora if "@" in c]))
     test = artefacts.splits["test"]
     num_grades = artefacts.num_grades
     config = dataclasses.replace(artefacts.config, train_steps=artefacts.config.train_steps or 300)
@@ -236,12 +245,13 @@ def main() -> int:
 
     variants = {"no_embeddings": ({}, 0, "tower"), "embeddings": ({}, args.dims, "tower"),
                 "embeddings_exact_query": ({}, args.dims, "exact")}
+    variants = {name: variants[name] for name in args.variants.split(",") if name}
     for spec in args.variant:
         name, _, overrides = spec.partition("=")
         variants[name] = (json.loads(overrides or "{}"), args.dims, "tower")
     seeds = [int(s) for s in args.seeds.split(",")]
     trained = {}
-    for corpus in args.corpora.split(","):
+    for corpus in corpora:
         for name, (overrides, dims, query_vectors) in variants.items():
             key = (corpus, json.dumps(overrides), dims)
             probabilities, reports = [], []
@@ -255,6 +265,7 @@ def main() -> int:
             label = f"{name} {corpus}"
             results[label], per_query[label] = summarise(test, np.mean(probabilities, axis=0),
                                                          num_grades)
+            results[label]["pseudo_labels"] = int(np.sum(artefacts.corpora[corpus][2] == 0))
             if dims:
                 cache = trained[(key, seeds[0])][1]
                 _, hit = cache.lookup(tf.constant(test["x"]["query_text"]))
@@ -270,6 +281,9 @@ def main() -> int:
                     targets)
             results[label]["vs_teacher"] = paired_se(per_query[label], per_query["teacher"])
             results[label]["vs_bm25"] = paired_se(per_query[label], per_query["bm25"])
+            if corpus != "0x" and f"{name} 0x" in per_query:
+                results[label]["vs_own_0x_by_language"] = volume_ladder.by_language_differences(
+                    per_query[label], per_query[f"{name} 0x"], test, RESAMPLES)
             if HUMAN_ONLY in per_query and label != HUMAN_ONLY:
                 results[label]["vs_human_only_student"] = paired_se(per_query[label],
                                                                     per_query[HUMAN_ONLY])
