@@ -5,8 +5,8 @@ Transform (tft_beam) and `trainer.student.task.run_fn`, with a word-vector table
 200k words x 128 dimensions (the vocabulary cap; `--word-vector-words 0` for none),
 then times the SavedModel's raw signature and reports its size on disk; again
 (`distinct_item_words`) with item texts whose words are nearly all distinct, the worst
-case for the word-vector lookups. With `--item-embedding-dims D` (default 128; 0 for
-none, which needs word vectors) the rows carry random unit `item_embedding` and
+case for the word-vector lookups. With `--item-embedding-dims D` (default the ItemEmbedder's,
+64; 0 for none, which needs word vectors) the rows carry random unit `item_embedding` and
 `query_embedding` features as the ItemEmbedder writes them, `--query-cache` distinct
 queries (default 10,000, the student's cache size) among the unlabeled rows fill the
 query cache to its real size, and the timed signature is `serving_embedded` with 200
@@ -38,6 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
+from components.item_embedder.settings import EmbedSettings  # noqa: E402
 from relevance import contract  # noqa: E402
 from bench.demo_student import build_demo_student  # noqa: E402
 
@@ -216,8 +217,9 @@ def main(argv=None):
                         help="words in the trained student's word-vector table (0: a "
                              "student without word vectors)")
     parser.add_argument("--word-vector-dims", type=int, default=128)
-    parser.add_argument("--item-embedding-dims", type=int, default=128,
-                        help="item / query embedding width of the trained student (0: none)")
+    parser.add_argument("--item-embedding-dims", type=int, default=EmbedSettings().dims,
+                        help="item / query embedding width of the trained student (0: none; "
+                             "default: the ItemEmbedder's)")
     parser.add_argument("--query-cache", type=int, default=10_000,
                         help="distinct queries in the trained student's query cache")
     parser.add_argument("--output", default=RESULTS)
