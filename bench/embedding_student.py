@@ -149,7 +149,8 @@ def train_student(artefacts, config: StudentConfig, corpus: str, seed: int, dims
                                                      features["query_embedding"])
         inputs = query_encoder_inputs(queries, artefacts.layer, artefacts.adapter, query_encoder)
         fit_query_tower(query_encoder, student_model.QUERY_TOWER_VECTOR, inputs, targets,
-                        epochs=config.query_tower_epochs, seed=seed)
+                        epochs=config.query_tower_epochs, seed=seed,
+                        validation_share=config.query_tower_validation_share)
         query_encoder.get_layer("query_tower").trainable = config.query_tower_trainable
         report["tower_cosine_training"] = mean_cosine(tower_estimates(query_encoder, inputs),
                                                       targets)

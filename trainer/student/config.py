@@ -84,6 +84,9 @@ class StudentConfig:
     query_tower_units: int = 256
     query_tower_epochs: int = 40
     query_tower_trainable: bool = False
+    # Share of the tower's distinct queries held out to stop its fit early (0: every
+    # epoch on every query).
+    query_tower_validation_share: float = 0.1
     query_cache_size: int = 10000
     embedding_dropout: float = 0.1
     # Switchable features (`trainer.student.features`, a spec with a `switch`) turned on

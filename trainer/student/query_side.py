@@ -81,7 +81,8 @@ def prepare_query_side(model: keras.Model, config: StudentConfig, tft_layer, ada
              f"({config.query_tower_epochs} epochs)")
     inputs = query_encoder_inputs(queries, tft_layer, adapter, query_encoder)
     fit_query_tower(query_encoder, QUERY_TOWER_VECTOR, inputs, targets,
-                    epochs=config.query_tower_epochs, seed=config.seed)
+                    epochs=config.query_tower_epochs, seed=config.seed,
+                    validation_share=config.query_tower_validation_share)
     query_encoder.get_layer("query_tower").trainable = config.query_tower_trainable
     training_cosine = mean_cosine(tower_estimates(query_encoder, inputs), targets)
 

@@ -11,7 +11,8 @@ embeddings of single words), pooled plainly and by idf, then
 
 It is fitted before the student (`fit_query_tower`) on every query of the student's
 corpus (labeled and pseudo-labeled, every language), by cosine to that query's
-precomputed `query_embedding`, and frozen while the student trains. Core TF ops only, so
+precomputed `query_embedding`, stopped early on a held-out share of those queries, and
+frozen while the student trains. Core TF ops only, so
 stock TF Serving loads it. `QueryEmbeddingCache` answers the most frequent queries
 exactly instead.
 
@@ -27,7 +28,7 @@ Example:
 """
 
 import math
-from typing import Dict
+from typing import Dict, NamedTuple
 
 import keras
 import numpy as np
@@ -77,13 +78,30 @@ def mean_cosine(estimates: np.ndarray, targets: np.ndarray) -> float:
     return float(np.mean(np.sum(unit(estimates) * unit(targets), axis=1)))
 
 
+class TowerFit(NamedTuple):
+    """What `fit_query_tower` did: the last epoch's mean cosine on the training queries,
+    and the epochs run (fewer than asked when the held-out queries stopped it)."""
+
+    training_cosine: float
+    epochs: int
+
+
+# Fewer distinct queries than this: no held-out share, every epoch is run.
+MIN_QUERIES_FOR_VALIDATION = 50
+
+
 def fit_query_tower(query_encoder: keras.Model, output_name: str, inputs: Dict[str, np.ndarray],
                     targets: np.ndarray, epochs: int = 40, batch_size: int = 128,
-                    learning_rate: float = 3e-3, seed: int = 42) -> float:
+                    learning_rate: float = 3e-3, seed: int = 42,
+                    validation_share: float = 0.0, patience: int = 3) -> TowerFit:
     """Trains the tower inside `query_encoder` (the student's query encoder; its other
     weights are frozen) so that its output `output_name` matches `targets` by cosine:
-    loss = 1 - cos(t(q), e(q)), one row per distinct query. Returns the last epoch's
-    mean cosine on the training queries."""
+    loss = 1 - cos(t(q), e(q)), one row per distinct query.
+
+    With `validation_share` > 0 (and enough queries), that share of the queries, drawn
+    by `seed`, is held out; training stops once their cosine has not improved for
+    `patience` epochs and keeps the best epoch's weights. The tower answers queries it
+    never saw, so this is what it is tuned for."""
     if not len(targets):
         raise ValueError("no query embeddings to fit the query tower on")
     keras.utils.set_random_seed(seed)
@@ -92,8 +110,20 @@ def fit_query_tower(query_encoder: keras.Model, output_name: str, inputs: Dict[s
     tower_model = keras.Model(model_inputs, query_encoder(model_inputs)[output_name])
     tower_model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                         loss=keras.losses.CosineSimilarity())
+    targets = targets.astype("float32")
+    held_out = int(len(targets) * validation_share)
+    fit_args = {}
+    if validation_share > 0 and len(targets) >= MIN_QUERIES_FOR_VALIDATION and held_out:
+        order = np.random.default_rng(seed).permutation(len(targets))
+        validation, training = order[:held_out], order[held_out:]
+        fit_args = dict(
+            validation_data=({n: v[validation] for n, v in inputs.items()}, targets[validation]),
+            callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                     restore_best_weights=True)])
+        inputs = {n: v[training] for n, v in inputs.items()}
+        targets = targets[training]
     steps = max(1, math.ceil(len(targets) / batch_size))
-    history = tower_model.fit(inputs, targets.astype("float32"), batch_size=batch_size,
-                              epochs=epochs, steps_per_epoch=steps, shuffle=True, verbose=0)
+    history = tower_model.fit(inputs, targets, batch_size=batch_size, epochs=epochs,
+                              steps_per_epoch=steps, shuffle=True, verbose=0, **fit_args)
     # keras' CosineSimilarity loss is the negated cosine.
-    return -float(history.history["loss"][-1])
+    return TowerFit(-float(history.history["loss"][-1]), len(history.history["loss"]))
