@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 from trainer.student.query_tower import fit_query_tower
 
@@ -21,14 +22,18 @@ def _queries(count=400, width=6, dims=4, learnable=True, seed=0):
     return inputs, targets
 
 
-def test_a_learnable_map_is_fitted_by_cosine():
-    inputs, targets = _queries()
-    fit = fit_query_tower(_encoder(), "vector", inputs, targets, epochs=60)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_learnable_map_is_fitted_by_cosine(seed):
+    keras.utils.set_random_seed(seed)  # the encoder's initial weights
+    inputs, targets = _queries(seed=seed)
+    fit = fit_query_tower(_encoder(), "vector", inputs, targets, epochs=60,
+                          learning_rate=0.03, seed=seed)
     assert fit.epochs == 60
-    assert fit.training_cosine > 0.9, fit
+    assert fit.training_cosine > 0.95, fit
 
 
 def test_held_out_queries_stop_a_fit_that_cannot_generalise():
+    keras.utils.set_random_seed(0)
     inputs, targets = _queries(learnable=False)  # noise: nothing carries to new queries
     fit = fit_query_tower(_encoder(), "vector", inputs, targets, epochs=200,
                           validation_share=0.2, patience=3)
