@@ -351,6 +351,8 @@ def test_query_tower_agrees_with_the_encoder_and_the_cache_holds_training_querie
     report = written["query_side"]
     # Queries are two of 30 words: the tower sees most pairs and can learn the sum.
     assert report["tower_cosine_training"] > 0.8, report
+    assert 1 <= report["tower_epochs"] <= fn_args.custom_config["student"].get(
+        "query_tower_epochs", StudentConfig().query_tower_epochs)
     assert report["tower_cosine_unseen"] > 0.6, report
     assert 0 < report["cache_size"] <= report["training_queries"]
     assert 0 < report["cache_hit_rate_evaluation_rows"] < 1

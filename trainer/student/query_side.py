@@ -31,6 +31,9 @@ class QuerySideReport:
 
     training_queries: int
     tower_cosine_training: float
+    # Epochs the tower's fit ran: fewer than `query_tower_epochs` when its held-out
+    # queries stopped it.
+    tower_epochs: int
     evaluation_queries: int
     tower_cosine_unseen: float
     cache_size: int
@@ -80,7 +83,7 @@ def prepare_query_side(model: keras.Model, config: StudentConfig, tft_layer, ada
     progress(f"Query tower: fitting on {len(queries)} distinct queries "
              f"({config.query_tower_epochs} epochs)")
     inputs = query_encoder_inputs(queries, tft_layer, adapter, query_encoder)
-    fit_query_tower(query_encoder, QUERY_TOWER_VECTOR, inputs, targets,
+    fit = fit_query_tower(query_encoder, QUERY_TOWER_VECTOR, inputs, targets,
                     epochs=config.query_tower_epochs, seed=config.seed,
                     validation_share=config.query_tower_validation_share)
     query_encoder.get_layer("query_tower").trainable = config.query_tower_trainable
@@ -104,6 +107,7 @@ def prepare_query_side(model: keras.Model, config: StudentConfig, tft_layer, ada
         hits = int(tf.reduce_sum(tf.cast(hit, tf.int32)))
     report = QuerySideReport(
         training_queries=len(queries), tower_cosine_training=training_cosine,
+        tower_epochs=fit.epochs,
         evaluation_queries=len(set(eval_queries)), tower_cosine_unseen=unseen_cosine,
         cache_size=cache.size,
         cache_hit_rate_evaluation_rows=hits / len(eval_queries) if eval_queries else float("nan"))
