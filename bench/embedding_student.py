@@ -60,8 +60,8 @@ from trainer.student.config import StudentConfig  # noqa: E402
 from trainer.student.item_embeddings import distinct_query_embeddings, hide_item_embeddings  # noqa: E402
 from trainer.student.losses import pack_targets  # noqa: E402
 from trainer.student.query_cache import QueryEmbeddingCache, most_frequent_queries  # noqa: E402
-from trainer.student.query_side import query_encoder_inputs, tower_estimates  # noqa: E402
-from trainer.student.query_tower import fit_query_tower, mean_cosine  # noqa: E402
+from trainer.student.query_side import fit_tower, query_encoder_inputs, tower_estimates  # noqa: E402
+from trainer.student.query_tower import mean_cosine  # noqa: E402
 from trainer.student.task import distillation_loss, load_word_vectors, steps_per_epoch_of  # noqa: E402
 
 RESAMPLES = 2000
@@ -147,13 +147,8 @@ def train_student(artefacts, config: StudentConfig, corpus: str, seed: int, dims
         query_encoder = model.get_layer(student_model.QUERY_ENCODER)
         queries, targets = distinct_query_embeddings(features["query_text"],
                                                      features["query_embedding"])
-        inputs = query_encoder_inputs(queries, artefacts.layer, artefacts.adapter, query_encoder)
-        fit_query_tower(query_encoder, student_model.QUERY_TOWER_VECTOR, inputs, targets,
-                        epochs=config.query_tower_epochs, seed=seed,
-                        validation_share=config.query_tower_validation_share)
-        query_encoder.get_layer("query_tower").trainable = config.query_tower_trainable
-        report["tower_cosine_training"] = mean_cosine(tower_estimates(query_encoder, inputs),
-                                                      targets)
+        _, report["tower_cosine_training"] = fit_tower(
+            query_encoder, queries, targets, config, artefacts.layer, artefacts.adapter, seed)
         cache = QueryEmbeddingCache(*most_frequent_queries(
             features["query_text"], features["query_embedding"], config.query_cache_size))
     inputs = {n: features[n] for n in model.input}

@@ -9,7 +9,7 @@ agrees and how often the cache would answer the evaluation split's rows.
 """
 
 import dataclasses
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -20,7 +20,7 @@ from trainer.student.config import StudentConfig
 from trainer.student.item_embeddings import distinct_query_embeddings, query_rows
 from trainer.student.model import QUERY_ENCODER, QUERY_TOWER_VECTOR
 from trainer.student.query_cache import QueryEmbeddingCache, most_frequent_queries
-from trainer.student.query_tower import fit_query_tower, mean_cosine
+from trainer.student.query_tower import TowerFit, fit_query_tower, mean_cosine
 
 BATCH = 512
 
@@ -69,6 +69,19 @@ def tower_estimates(query_encoder: keras.Model, inputs: Dict[str, np.ndarray]) -
     return np.concatenate(outputs) if outputs else np.zeros((0, 0), "float32")
 
 
+def fit_tower(query_encoder: keras.Model, queries: Sequence[str], targets: np.ndarray,
+              config: StudentConfig, tft_layer, adapter, seed: int) -> Tuple[TowerFit, float]:
+    """Fits the tower in `query_encoder` on distinct `queries` and their encoder
+    embeddings `targets`, then freezes it unless `config.query_tower_trainable`;
+    returns the fit and the tower's mean cosine on those queries."""
+    inputs = query_encoder_inputs(queries, tft_layer, adapter, query_encoder)
+    fit = fit_query_tower(query_encoder, QUERY_TOWER_VECTOR, inputs, targets,
+                          epochs=config.query_tower_epochs, seed=seed,
+                          validation_share=config.query_tower_validation_share)
+    query_encoder.get_layer("query_tower").trainable = config.query_tower_trainable
+    return fit, mean_cosine(tower_estimates(query_encoder, inputs), targets)
+
+
 def prepare_query_side(model: keras.Model, config: StudentConfig, tft_layer, adapter,
                        train_files: Sequence[str], eval_files: Sequence[str], dims: int,
                        progress=print):
@@ -82,12 +95,8 @@ def prepare_query_side(model: keras.Model, config: StudentConfig, tft_layer, ada
                          "query_embedding: re-run the ItemEmbedder over them")
     progress(f"Query tower: fitting on {len(queries)} distinct queries "
              f"({config.query_tower_epochs} epochs)")
-    inputs = query_encoder_inputs(queries, tft_layer, adapter, query_encoder)
-    fit = fit_query_tower(query_encoder, QUERY_TOWER_VECTOR, inputs, targets,
-                    epochs=config.query_tower_epochs, seed=config.seed,
-                    validation_share=config.query_tower_validation_share)
-    query_encoder.get_layer("query_tower").trainable = config.query_tower_trainable
-    training_cosine = mean_cosine(tower_estimates(query_encoder, inputs), targets)
+    fit, training_cosine = fit_tower(query_encoder, queries, targets, config, tft_layer,
+                                     adapter, config.seed)
 
     eval_queries, eval_vectors = query_rows(eval_files, dims)
     seen = set(queries)
