@@ -51,7 +51,7 @@ from components.item_embedder.embedding_space import EmbeddingSpace  # noqa: E40
 from components.item_embedder.settings import EmbedSettings  # noqa: E402
 from components.item_embedder.text_encoder import TextEncoder  # noqa: E402
 from components.item_embedder.texts import item_embedding_text  # noqa: E402
-from evaluation import bootstrap, metrics  # noqa: E402
+from evaluation import metrics  # noqa: E402
 from evaluation.evaluate import BASELINE_NAME  # noqa: E402
 from relevance import contract  # noqa: E402
 from relevance.record_parsing import example_to_dict  # noqa: E402
@@ -196,10 +196,7 @@ def summarise(split, probabilities, num_grades, ranking=None):
 
 def paired_se(per_query_a, per_query_b):
     shared = sorted(set(per_query_a) & set(per_query_b))
-    a = [per_query_a[q] for q in shared]
-    b = [per_query_b[q] for q in shared]
-    return {"difference": round(float(np.mean(a) - np.mean(b)), 4),
-            "se": round(bootstrap.paired_bootstrap_se(a, b, RESAMPLES), 4)}
+    return volume_ladder.paired_difference(per_query_a, per_query_b, shared, RESAMPLES)
 
 
 def main() -> int:

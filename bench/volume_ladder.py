@@ -55,11 +55,17 @@ def by_language_differences(per_query_a: Dict, per_query_b: Dict, split,
     groups = {"all": sorted(set(per_query_a) & set(per_query_b))}
     for query in groups["all"]:
         groups.setdefault(str(language_of[query]), []).append(query)
-    out = {}
-    for language, queries in sorted(groups.items()):
-        a = [per_query_a[q] for q in queries]
-        b = [per_query_b[q] for q in queries]
-        se = bootstrap.paired_bootstrap_se(a, b, resamples)
-        out[language] = {"difference": round(float(np.mean(a) - np.mean(b)), 4),
-                         "se": None if se is None else round(se, 4), "queries": len(queries)}
-    return out
+    return {language: {**paired_difference(per_query_a, per_query_b, queries, resamples),
+                       "queries": len(queries)}
+            for language, queries in sorted(groups.items())}
+
+
+def paired_difference(per_query_a: Dict, per_query_b: Dict, queries: Sequence,
+                      resamples: int = 2000) -> dict:
+    """{"difference", "se"}: mean of a − b over `queries` and its paired-bootstrap
+    standard error (None with fewer than two queries)."""
+    a = [per_query_a[q] for q in queries]
+    b = [per_query_b[q] for q in queries]
+    se = bootstrap.paired_bootstrap_se(a, b, resamples)
+    return {"difference": round(float(np.mean(a) - np.mean(b)), 4),
+            "se": None if se is None else round(se, 4)}
