@@ -20,6 +20,8 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from pipeline import pipeline as definition
+from pipeline.config import DEFAULT_PIPELINE_NAME, PipelineConfig
+from pipeline.summary import latest_outputs
 from relevance import contract
 from cli import main as cli
 from evaluation import metrics
@@ -77,6 +79,18 @@ def pipeline_run(tmp_path_factory):
         summary = json.load(f)
     return {"argv": argv, "workdir": workdir, "summary": summary, "bad_rows": bad_rows,
             "terminal": terminal}
+
+
+def _store(workdir):
+    return metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        PipelineConfig.for_workdir(workdir).metadata_path))
+
+
+def _latest_execution(store, node, state=None):
+    """The newest execution of `node` (in `state`, when given)."""
+    context = store.get_context_by_type_and_name("node", f"{DEFAULT_PIPELINE_NAME}.{node}")
+    return max((e for e in store.get_executions_by_context(context.id)
+                if state is None or e.last_known_state == state), key=lambda e: e.id)
 
 
 def _run_on_a_terminal_file(argv, path):
@@ -217,14 +231,9 @@ def test_item_embeddings_reach_every_row_and_the_pushed_student(pipeline_run):
 
 def test_unchanged_rerun_comes_from_cache(pipeline_run):
     assert cli.main(pipeline_run["argv"]) == 0
-    store = metadata_store.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            os.path.join(pipeline_run["workdir"], "metadata", "mlmd.sqlite")
-        )
-    )
+    store = _store(pipeline_run["workdir"])
     for node in (definition.EXAMPLE_GEN, definition.TEACHER, definition.STUDENT):
-        context = store.get_context_by_type_and_name("node", f"search-relevance.{node}")
-        latest = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
+        latest = _latest_execution(store, node)
         assert latest.last_known_state == metadata_store_pb2.Execution.CACHED, node
     # The gate now compares the (unchanged) student with the model pushed by the first run.
     with open(os.path.join(pipeline_run["workdir"], "run_summary.json")) as f:
@@ -248,21 +257,6 @@ def _fresh_graded_rows(out_dir):
     return serialized, np.asarray([record[contract.GRADE] for record in records])
 
 
-def _latest_complete_run(store, node):
-    context = store.get_context_by_type_and_name("node", f"search-relevance.{node}")
-    complete = [e for e in store.get_executions_by_context(context.id)
-                if e.last_known_state == metadata_store_pb2.Execution.COMPLETE]
-    return max(complete, key=lambda e: e.id)
-
-
-def _input_uris(store, execution):
-    """{input key: artifact URI} of an execution."""
-    events = [event for event in store.get_events_by_execution_ids([execution.id])
-              if event.type == metadata_store_pb2.Event.INPUT]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-    return {event.path.steps[0].key: artifacts[event.artifact_id].uri for event in events}
-
-
 def test_student_on_pseudo_labels_only_beats_a_constant_predictor(pipeline_run, tmp_path):
     from tfx.components.trainer.fn_args_utils import FnArgs
 
@@ -276,18 +270,18 @@ def test_student_on_pseudo_labels_only_beats_a_constant_predictor(pipeline_run, 
     # The 1-epoch teacher ranks well but its distributions all lie within ~1% of their
     # mean (log-probability spread ~0.007 nats): without the contrast the student learns
     # that mean only (mean AUROC ~0.55 on fresh rows).
-    store = metadata_store.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            os.path.join(pipeline_run["workdir"], "metadata", "mlmd.sqlite")))
-    student_run = _latest_complete_run(store, definition.STUDENT)
-    inputs = _input_uris(store, student_run)
+    store = _store(pipeline_run["workdir"])
+    student_run = _latest_execution(store, definition.STUDENT,
+                                    metadata_store_pb2.Execution.COMPLETE)
     custom_config = json.loads(student_run.custom_properties["custom_config"].string_value)
     custom_config["student"].update(human_weight=0.0, min_teacher_spread=0.5)
-    examples = inputs["examples"]
+    [examples] = latest_outputs(store, DEFAULT_PIPELINE_NAME,
+                                definition.PSEUDO_LABELER)["pseudo_labeled"]
+    [transform_graph] = latest_outputs(store, DEFAULT_PIPELINE_NAME, "Transform")["transform_graph"]
     fn_args = FnArgs(
-        train_files=[os.path.join(examples, f"Split-{contract.SPLIT_TRAIN}", "*")],
-        eval_files=[os.path.join(examples, f"Split-{contract.SPLIT_EVAL}", "*")],
-        transform_output=inputs["transform_graph"],
+        train_files=[os.path.join(examples.uri, f"Split-{contract.SPLIT_TRAIN}", "*")],
+        eval_files=[os.path.join(examples.uri, f"Split-{contract.SPLIT_EVAL}", "*")],
+        transform_output=transform_graph.uri,
         serving_model_dir=str(tmp_path / "serving"), model_run_dir=str(tmp_path / "run"),
         train_steps=None, eval_steps=None, custom_config=custom_config)
     run_fn(fn_args)
