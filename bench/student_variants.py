@@ -56,7 +56,7 @@ from trainer.student.query_batches import grouped_batches, query_keys  # noqa: E
 from trainer.student.task import (  # noqa: E402
     distillation_loss, load_word_vectors, parse_labels, steps_per_epoch_of,
 )
-from trainer.student.transform_inputs import TransformInputAdapter  # noqa: E402
+from models.transform_inputs import TransformInputAdapter  # noqa: E402
 
 DEFAULT_VARIANTS = ('default={}', 'no_word_vectors={"word_vectors_preset": ""}',
                     'listwise={"listwise_weight": 1.0}',

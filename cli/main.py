@@ -171,6 +171,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "fields": _teacher_fields(args),
         "mark_query_matches": args.teacher_mark_matches,
         "match_features": args.teacher_match_features,
+        "lexical_signals": args.teacher_lexical_signals,
         "similarity_prior": args.teacher_similarity_prior,
     }
     # Each flag's range is checked as it is parsed (cli.flag_checks); this pair only

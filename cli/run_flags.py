@@ -88,6 +88,10 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
                         help="give the teacher's head the pair's word and character-bigram "
                              "query coverage (default: on for pretrained presets, off for "
                              "from-scratch)")
+    parser.add_argument("--teacher-lexical-signals", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="give the teacher's head the student's BM25 signals per item "
+                             "field, computed by the pipeline's Transform (default: off)")
     parser.add_argument("--teacher-similarity-prior", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="add the pretrained encoder's own query/item cosine (a frozen "

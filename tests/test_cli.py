@@ -104,7 +104,8 @@ def test_teacher_field_flags_reach_the_teacher_config():
 
 
 @pytest.mark.parametrize("name, key", [("similarity-prior", "similarity_prior"),
-                                       ("match-features", "match_features")])
+                                       ("match-features", "match_features"),
+                                       ("lexical-signals", "lexical_signals")])
 def test_teacher_switches_reach_the_teacher_config(name, key):
     from trainer.teacher.config import TeacherConfig
 

@@ -18,7 +18,8 @@ from trainer.student.query_batches import (
 )
 from trainer.student.task import run_fn
 from support.examples import serialized_example
-from test_student import G, WORDS, _build_transform_output, _make_row, _soft_label, _to_example, \
+from support.transform_output import build_transform_output
+from test_student import G, WORDS, _make_row, _soft_label, _to_example, \
     _write
 
 ORDER_ONLY = {"distill_weight": 0.0, "human_weight": 0.0}
@@ -205,7 +206,7 @@ def _queries(rng, num_queries, candidates):
 def test_a_tiny_student_trains_with_the_listwise_term_end_to_end(tmp_path):
     rng = random.Random(11)
     train, held_out = _queries(rng, 40, 8), _queries(rng, 20, 8)
-    transform_dir = _build_transform_output([row for row, _ in train], str(tmp_path / "tf"))
+    transform_dir = build_transform_output([row for row, _ in train], str(tmp_path / "tf"))
     examples = [_to_example(row, grade if i < 80 else None, _soft_label(grade, rng),
                             contract.LABEL_SOURCE_HUMAN if i < 80 else contract.LABEL_SOURCE_PSEUDO)
                 for i, (row, grade) in enumerate(train)]

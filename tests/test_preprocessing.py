@@ -14,7 +14,7 @@ from relevance import contract
 from models.export import raw_features_from_examples
 from trainer.student.preprocessing import preprocessing_fn
 from trainer.student import text_features as tx
-from trainer.student.transform_inputs import TransformInputAdapter
+from models.transform_inputs import TransformInputAdapter
 
 
 def _row(query, title, description="", engaged_queries=(), board_titles=(), **extra):

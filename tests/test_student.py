@@ -5,25 +5,22 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
 from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow_transform.tf_metadata import metadata_io
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from relevance import contract
-from trainer.student.preprocessing import preprocessing_fn
 from trainer.student import text_features as tx
 from trainer.student.config import StudentConfig
 from trainer.student.losses import DistillationLoss, pack_targets, soften
 from trainer.student.model import QUERY_ENCODER, build_student_model
 from trainer.student.task import run_fn, steps_per_epoch_of
 from support.examples import float_feature, serialized_example, write_tfrecord
+from support.transform_output import build_transform_output
 
 G = 5
 WORDS = (
@@ -182,25 +179,6 @@ def _write(path, serialized):
     write_tfrecord(path, serialized)
 
 
-def _build_transform_output(rows, output_dir):
-    spec = {
-        name: tf.io.VarLenFeature(tf.string)
-        for name in contract.SCALAR_STRING_FEATURES + contract.LIST_STRING_FEATURES
-    }
-    spec[contract.GRADE] = tf.io.VarLenFeature(tf.int64)
-    metadata = tft.DatasetMetadata.from_feature_spec(spec)
-    instances = [
-        {k: (v if isinstance(v, list) else [v]) for k, v in row.items()} | {"grade": []}
-        for row in rows
-    ]
-    with tft_beam.Context(temp_dir=tempfile.mkdtemp()):
-        transform_fn = (instances, metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
-        _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
-    # TFX's Transform writes the raw schema too; TFTransformOutput.raw_feature_spec reads it.
-    metadata_io.write_metadata(metadata, os.path.join(output_dir, "metadata"))
-    return output_dir
-
-
 def _tiny_encoder_preset(directory):
     from trainer.teacher.config import TeacherConfig
     from trainer.teacher.default_preset import write_default_preset
@@ -220,7 +198,7 @@ def trained(tmp_path_factory):
     evaluation = [_make_row(rng) for _ in range(150)]
     held_out = [_make_row(rng) for _ in range(300)]
 
-    transform_dir = _build_transform_output([row for row, _ in train], str(root / "transform"))
+    transform_dir = build_transform_output([row for row, _ in train], str(root / "transform"))
     # First quarter human-graded, the rest pseudo-labeled (no grade).
     train_examples = [
         _to_example(row, grade if i < 200 else None, _soft_label(grade, rng),
@@ -362,7 +340,7 @@ def test_query_tower_agrees_with_the_encoder_and_the_cache_holds_training_querie
 def test_the_fitted_query_tower_is_frozen_unless_configured_trainable(trained, trainable):
     from trainer.student.query_side import prepare_query_side
     from trainer.student.task import load_word_vectors
-    from trainer.student.transform_inputs import TransformInputAdapter
+    from models.transform_inputs import TransformInputAdapter
 
     fn_args, _, _ = trained
     config = StudentConfig.from_dict({**fn_args.custom_config["student"],

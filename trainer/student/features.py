@@ -23,6 +23,7 @@ from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from trainer.student import lexical_features as lexical
 from trainer.student import text_features as tx
+from trainer.teacher.lexical_signals import TRANSFORM_OUTPUT as TEACHER_SIGNALS
 
 # Which students read a feature: every one, one with word vectors, or none (a Transform
 # output for another reader, e.g. the teacher's vocabulary).
@@ -140,6 +141,8 @@ FEATURES: Tuple[FeatureSpec, ...] = (
                 lexical.item_vector_word_ids, group=WORD_VECTORS),
     FeatureSpec(tx.QUERY_TERM_IDF, tx.MAX_QUERY_TOKENS, "float32", lexical.query_term_idf,
                 query_only=True, group=WORD_VECTORS, query_encoder=True),
+    FeatureSpec(TEACHER_SIGNALS, 3 * tx.NUM_LEXICAL_FIELDS + 1, "float32",
+                lexical.teacher_signals, group=TRANSFORM_ONLY),
 )
 
 

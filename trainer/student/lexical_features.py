@@ -3,13 +3,15 @@
 Each function takes the batch's `TextBatch` and returns one feature: hashed word and
 character n-grams of the query and the item (`text_features.word_ngram_ids`,
 `char_ngram_ids`), BM25 and query-term coverage per item field, the query's length, and
-the corpus-vocabulary ids that select the student's word vectors. A query-only feature
+the corpus-vocabulary ids that select the student's word vectors, and the teacher's
+lexical signals built from them. A query-only feature
 returns a value per *distinct* query (`[U, ...]`); the registry gathers it to the rows.
 """
 
 import tensorflow as tf
 
 from trainer.student import text_features as tx
+from trainer.student.bm25 import BM25_K1
 from trainer.student.text_batch import TextBatch
 
 
@@ -65,6 +67,20 @@ def query_vector_word_ids(batch: TextBatch) -> tf.Tensor:
 def query_term_idf(batch: TextBatch) -> tf.Tensor:
     """BM25 idf of each query token, 0 for padding."""
     return tf.where(batch.query_tokens != "", batch.query_idf, 0.0)
+
+
+def teacher_signals(batch: TextBatch) -> tf.Tensor:
+    """The teacher's head's lexical signals (`trainer.teacher.lexical_signals`), `[B, 3F + 1]`:
+    per lexical field log1p(BM25), then coverage, then BM25 / ((k1 + 1) * sum of the
+    query's idf) (the share of what the query can score: comparable across queries),
+    then log1p(query tokens)."""
+    bm25_value, coverage = batch.bm25_and_coverage
+    bm25_value = tf.maximum(bm25_value, 0.0)
+    idf = tf.maximum(batch.per_row(query_term_idf(batch)), 0.0)
+    ceiling = (BM25_K1 + 1.0) * tf.reduce_sum(idf, axis=1, keepdims=True)
+    length = batch.per_row(query_length(batch))[:, None]
+    return tf.concat([tf.math.log1p(bm25_value), coverage,
+                      tf.math.divide_no_nan(bm25_value, ceiling), tf.math.log1p(length)], axis=1)
 
 
 def item_vector_word_ids(batch: TextBatch) -> tf.Tensor:

@@ -39,7 +39,7 @@ from trainer.student.item_embeddings import (
 )
 from trainer.student.query_batches import grouped_batches, query_keys
 from trainer.student.query_side import cache_lookup_of, prepare_query_side
-from trainer.student.transform_inputs import TransformInputAdapter
+from models.transform_inputs import TransformInputAdapter
 from trainer.student.word_vectors import cached_word_vectors
 
 CONFIG_FILENAME = "student_config.json"

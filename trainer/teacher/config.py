@@ -124,6 +124,10 @@ class TeacherConfig:
     # Give the head the pair's lexical match features (trainer.teacher.match_features:
     # query word and character-bigram coverage, in every script).
     match_features: Optional[bool] = None
+    # Give the head the student's BM25 signals per item field (trainer.teacher.
+    # lexical_signals), computed by the pipeline's Transform graph, which the teacher's
+    # SavedModel then carries. Needs the Trainer's transform_graph.
+    lexical_signals: bool = False
     # LoRA rank on the backbone's attention query / value projections (0 = off). With
     # LoRA only the LoRA factors and the head train (freeze_backbone is then implied).
     # None: the preset's default (8 for smollm2-135m), else 0.

@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 import keras
 from keras import ops
 
+from trainer.teacher import lexical_signals as signals
 from trainer.teacher import match_features as lexical
 from trainer.teacher.scaled_dense import ScaledDense
 from trainer.teacher.similarity_prior import prior_logits
@@ -76,6 +77,7 @@ def build_cross_encoder(
     prior_backbone: Optional[keras.Model] = None,
     head_learning_rate_multiplier: float = 1.0,
     match_features: bool = False,
+    lexical_signals: int = 0,
 ) -> keras.Model:
     """A functional model over the backbone's token inputs returning G logits.
 
@@ -88,7 +90,9 @@ def build_cross_encoder(
     token inputs. The head's layers (and the prior's Dense) learn
     `head_learning_rate_multiplier` times as fast as the backbone (`ScaledDense`).
     With `match_features`, the model also takes the pair's lexical match features
-    (`match_features.INPUT_NAME`, [B, NUM_FEATURES]), joined to the pooled token.
+    (`match_features.INPUT_NAME`, [B, NUM_FEATURES]), joined to the pooled token; with
+    `lexical_signals` > 0, the pair's BM25 signals (`lexical_signals.INPUT_NAME`,
+    [B, lexical_signals]) likewise.
     """
     if pooling not in ("first", "last"):
         raise ValueError(f"pooling must be resolved to 'first' or 'last', got {pooling!r}")
@@ -98,11 +102,13 @@ def build_cross_encoder(
     inputs = dict(backbone.input)
     x = sequence_output(backbone, inputs)
     x = TokenPooling(pooling, dtype=policy, name="pooling")(x, inputs.get("padding_mask"))
-    if match_features:
-        inputs[lexical.INPUT_NAME] = keras.Input(shape=(lexical.NUM_FEATURES,),
-                                                 dtype="float32", name=lexical.INPUT_NAME)
-        x = keras.layers.Concatenate(dtype=policy, name="pooled_and_matches")(
-            [x, inputs[lexical.INPUT_NAME]])
+    pair_features = {lexical.INPUT_NAME: lexical.NUM_FEATURES if match_features else 0,
+                     signals.INPUT_NAME: int(lexical_signals)}
+    for name, width in pair_features.items():
+        if width:
+            inputs[name] = keras.Input(shape=(width,), dtype="float32", name=name)
+            x = keras.layers.Concatenate(dtype=policy, name=f"pooled_and_{name}")(
+                [x, inputs[name]])
     for i, units in enumerate(hidden_units):
         x = keras.layers.Dropout(dropout, dtype=policy, name=f"head_dropout_{i}")(x)
         x = ScaledDense(int(units), scale=head_learning_rate_multiplier,

@@ -8,7 +8,8 @@ import keras
 import tensorflow as tf
 
 from models import export
-from trainer.teacher import backbones, heads, match_features, similarity_prior
+from trainer.teacher import (backbones, heads, lexical_signals as signals, match_features,
+                             similarity_prior)
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.item_text import ItemTextBuilder
 from trainer.teacher.prior_inference import PriorInference
@@ -53,6 +54,8 @@ class TeacherModel:
         text_builder: turns the raw feature dict into (query, item) segments.
         num_grades: G.
         backbone: the keras-hub backbone inside `network` (for inspection).
+        lexical_signals: a `LexicalSignals` (the pipeline's Transform graph) when the
+            head reads the pair's BM25 signals.
 
     Example (the tiny default preset; a pretrained one is `from_preset("<name or dir>")`):
 
@@ -74,7 +77,8 @@ class TeacherModel:
 
     def __init__(self, network: keras.Model, preprocessor, text_builder: ItemTextBuilder,
                  num_grades: int, backbone=None, pooling: Optional[str] = None,
-                 prior_tokenizer=None, prior_text_builder: Optional[ItemTextBuilder] = None):
+                 prior_tokenizer=None, prior_text_builder: Optional[ItemTextBuilder] = None,
+                 lexical_signals: Optional[signals.LexicalSignals] = None):
         if preprocessor is None:
             raise ValueError("the teacher needs its preset's preprocessor")
         self.network = network
@@ -87,6 +91,10 @@ class TeacherModel:
         # markers: the pretrained bi-encoder never saw them).
         self.prior_tokenizer = prior_tokenizer
         self.prior_text_builder = prior_text_builder
+        self.lexical_signals = lexical_signals
+        if (signals.INPUT_NAME in network.input) != (lexical_signals is not None):
+            raise ValueError("a head that reads lexical signals needs the Transform graph "
+                             "that computes them, and only such a head takes one")
         # Inference encodes each distinct text of a call once for the prior.
         self.prior_inference = None
         if prior_tokenizer is not None:
@@ -95,10 +103,12 @@ class TeacherModel:
 
     @classmethod
     def from_preset(
-        cls, preset: str, num_grades: int, config: Optional[TeacherConfig] = None
+        cls, preset: str, num_grades: int, config: Optional[TeacherConfig] = None,
+        lexical_signals: Optional[signals.LexicalSignals] = None,
     ) -> "TeacherModel":
         """Loads the backbone of `preset` (a keras-hub name or a local preset directory)
-        and its tokenizer, and puts a fresh G-class MLP head on the pooled token."""
+        and its tokenizer, and puts a fresh G-class MLP head on the pooled token (and on
+        `lexical_signals`, when given)."""
         config = config or TeacherConfig()
         keras.utils.set_random_seed(config.seed)
         loaded = backbones.load_backbone(preset, config)
@@ -132,10 +142,12 @@ class TeacherModel:
             prior_backbone=prior_backbone,
             head_learning_rate_multiplier=config.head_learning_rate_multiplier,
             match_features=config.match_features,
+            lexical_signals=lexical_signals.width if lexical_signals else 0,
         )
         return cls(network, loaded.preprocessor, ItemTextBuilder.from_config(config),
                    num_grades, backbone=loaded.backbone, pooling=pooling,
-                   prior_tokenizer=prior_tokenizer, prior_text_builder=prior_text_builder)
+                   prior_tokenizer=prior_tokenizer, prior_text_builder=prior_text_builder,
+                   lexical_signals=lexical_signals)
 
     @property
     def training_model(self) -> keras.Model:
@@ -182,7 +194,8 @@ class TeacherModel:
 
     def tokenize(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         """Raw feature dict -> the network's inputs: token inputs ([N, sequence_length]
-        each) and, when the head takes them, the pair's match features ([N, 2])."""
+        each) and, when the head takes them, the pair's match features ([N, 2]) and
+        lexical signals ([N, lexical_signals.width])."""
         inputs = self._pair_inputs(raw)
         if self.prior_tokenizer is not None:
             inputs.update(self.prior_tokenizer(*self.prior_text_builder(raw)))
@@ -193,6 +206,8 @@ class TeacherModel:
         inputs = dict(self.preprocessor(segments))
         if match_features.INPUT_NAME in self.input_names:
             inputs[match_features.INPUT_NAME] = match_features.match_features(*segments)
+        if self.lexical_signals is not None:
+            inputs[signals.INPUT_NAME] = self.lexical_signals(raw)
         if "segment_ids" in self.input_names and "segment_ids" not in inputs:
             # XLM-R-style packing has no segment ids; BERT backbones with an XLM-R
             # vocabulary (multilingual-e5) were pre-trained with token type 0 only.
@@ -224,5 +239,6 @@ class TeacherModel:
             self.predict_probabilities,
             self.num_grades,
             trackables=list(self.network.layers) + [self.preprocessor]
-            + ([self.prior_tokenizer.tokenizer] if self.prior_tokenizer else []),
+            + ([self.prior_tokenizer.tokenizer] if self.prior_tokenizer else [])
+            + (self.lexical_signals.trackables if self.lexical_signals else []),
         )

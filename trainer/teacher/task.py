@@ -28,6 +28,7 @@ from trainer.epoch_log import EpochLog
 from trainer.training_progress import TrainingProgress
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.default_preset import write_default_preset
+from trainer.teacher.lexical_signals import LexicalSignals
 from trainer.teacher.model import TeacherModel, trim_padding
 from trainer.teacher.presets.registry import resolve_preset
 from trainer.teacher.time_budget import TimeBudget
@@ -205,6 +206,17 @@ class _EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.time() - self._started)
 
 
+def _lexical_signals(fn_args, config: TeacherConfig) -> Optional[LexicalSignals]:
+    if not config.lexical_signals:
+        return None
+    if not getattr(fn_args, "transform_output", None):
+        raise ValueError("lexical_signals needs the Trainer's transform_graph (the pipeline's "
+                         "Transform computes them)")
+    import tensorflow_transform as tft
+
+    return LexicalSignals(tft.TFTransformOutput(fn_args.transform_output))
+
+
 def run_fn(fn_args) -> Dict[str, Any]:
     """Trains the teacher and exports it to `fn_args.serving_model_dir`.
 
@@ -222,7 +234,8 @@ def run_fn(fn_args) -> Dict[str, Any]:
     preset = resolve_preset(config.preset, cache_dir=config.preset_cache_dir)
     if preset is None:
         preset = default_preset_dir = _build_default_preset(fn_args, config, num_grades)
-    teacher = TeacherModel.from_preset(preset, num_grades, config)
+    teacher = TeacherModel.from_preset(preset, num_grades, config,
+                                       lexical_signals=_lexical_signals(fn_args, config))
 
     cache_dir = tempfile.mkdtemp(prefix="teacher_tokens_") if config.token_cache == "disk" else None
     started = time.time()

@@ -1,7 +1,8 @@
 """Raw feature dict (models/export.py conventions) -> the inputs the Transform graph expects.
 
-Training and serving both go through `TransformInputAdapter`, so the student sees
-exactly the same features offline and online.
+Training and serving both go through `TransformInputAdapter`, so the models that read
+the Transform graph (the student; the teacher's lexical signals) see exactly the same
+features offline and online.
 """
 
 from typing import Dict, Mapping
