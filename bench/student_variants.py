@@ -52,7 +52,7 @@ from relevance.records import record_to_example, to_record  # noqa: E402
 from trainer.student import model as student_model  # noqa: E402
 from trainer.student.config import StudentConfig  # noqa: E402
 from trainer.student.losses import pack_targets  # noqa: E402
-from trainer.student.query_batches import grouped_batches, query_keys  # noqa: E402
+from models.query_batches import grouped_batches, query_keys  # noqa: E402
 from trainer.student.task import (  # noqa: E402
     distillation_loss, load_word_vectors, parse_labels, steps_per_epoch_of,
 )

@@ -172,6 +172,7 @@ def _teacher_and_student(args) -> Dict[str, Dict]:
         "mark_query_matches": args.teacher_mark_matches,
         "match_features": args.teacher_match_features,
         "lexical_signals": args.teacher_lexical_signals,
+        "listwise_weight": args.teacher_listwise_weight,
         "similarity_prior": args.teacher_similarity_prior,
     }
     # Each flag's range is checked as it is parsed (cli.flag_checks); this pair only

@@ -92,6 +92,10 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
                         default=None,
                         help="give the teacher's head the student's BM25 signals per item "
                              "field, computed by the pipeline's Transform (default: off)")
+    parser.add_argument("--teacher-listwise-weight", type=NON_NEGATIVE, default=None,
+                        help="weight of the teacher's listwise term (softmax cross-entropy "
+                             "over each query's candidates, graded gains) beside its "
+                             "cross-entropy (default: 0, pointwise only)")
     parser.add_argument("--teacher-similarity-prior", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="add the pretrained encoder's own query/item cosine (a frozen "

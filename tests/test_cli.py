@@ -120,6 +120,9 @@ def test_the_head_learning_rate_multiplier_flag_reaches_the_teacher_config():
 
     teacher = _model_overrides("--teacher-head-lr-multiplier", "5")["teacher"]
     assert TeacherConfig.from_dict(teacher).head_learning_rate_multiplier == 5.0
+    teacher = _model_overrides("--teacher-listwise-weight", "0.5")["teacher"]
+    assert TeacherConfig.from_dict(teacher).listwise_weight == 0.5
+    assert TeacherConfig().listwise_weight == 0.0
 
 
 def test_student_loss_flags_reach_the_student_config():

@@ -13,7 +13,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from relevance import contract
 from trainer.student.losses import DistillationLoss, pack_targets
-from trainer.student.query_batches import (
+from models.query_batches import (
     group_rows, grouped_batches, pack_query_batches, query_keys,
 )
 from trainer.student.task import run_fn

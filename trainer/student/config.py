@@ -18,7 +18,7 @@ class StudentConfig:
     `listwise_weight` and `margin_weight` (0 = off) weigh its order terms, the listwise
     KL at temperature `listwise_temperature` and the margin MSE over a query's
     candidates; either one on trains on batches that keep a query's rows together
-    (`trainer.student.query_batches`) instead of a shuffle buffer.
+    (`models.query_batches`) instead of a shuffle buffer.
     `train_steps` (0 = off), or else the Trainer's `TrainArgs.num_steps`, fixes the
     number of optimiser steps whatever the data volume: they are split evenly over
     `epochs` and the training rows are repeated as needed. Without it an epoch is one

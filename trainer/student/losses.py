@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from trainer.student.listwise import expected_grade, listwise_kl, margin_mse
+from models.listwise import expected_grade, listwise_kl, margin_mse
 
 _EPSILON = 1e-12
 
@@ -87,7 +87,7 @@ class DistillationLoss(keras.losses.Loss):
     differently from the teacher. Two optional terms teach the order directly. With
     scores ``t_i = sum_k k * p'_ik`` (the teacher's expected grade) and
     ``s_i = sum_k k * softmax(z_i)_k`` (the student's, what it ranks by), over the
-    candidates i, j of the row's query q in the batch (`trainer.student.listwise`)::
+    candidates i, j of the row's query q in the batch (`models.listwise`)::
 
         P_t(i) = softmax_{j in q}(t_j / tau),  P_s(i) = softmax_{j in q}(s_j / tau)
         loss_i += listwise_weight * P_t(i) * log(P_t(i) / P_s(i))
@@ -102,7 +102,7 @@ class DistillationLoss(keras.losses.Loss):
     with G = 2 the scores span only 1, so ``tau = 1`` gives a nearly flat list. A row
     alone in its query gets neither term. They need ``y_true`` with the query-group
     column of `pack_targets` and batches that keep a query's candidates together
-    (`trainer.student.query_batches`). Use them when the student is served as a
+    (`models.query_batches`). Use them when the student is served as a
     ranker and the teacher ranks better than it: the pointwise terms spend the
     student's capacity on the grade distribution, these on the order within a query.
 

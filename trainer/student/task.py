@@ -37,7 +37,7 @@ from trainer.student.item_embeddings import (
     absent_item_embeddings, embedding_width, hide_item_embeddings, item_embedding_inputs,
     parse_item_embeddings,
 )
-from trainer.student.query_batches import grouped_batches, query_keys
+from models.query_batches import grouped_batches, query_keys
 from trainer.student.query_side import cache_lookup_of, prepare_query_side
 from models.transform_inputs import TransformInputAdapter
 from trainer.student.word_vectors import cached_word_vectors
@@ -121,7 +121,7 @@ def make_dataset(
     """(transformed model inputs, packed targets) batches from gzip TFRecord files.
 
     With `group_by_query` a query's rows share a batch and the targets carry the query
-    group (`trainer.student.query_batches`; shuffled by `seed` when `shuffle_buffer`).
+    group (`models.query_batches`; shuffled by `seed` when `shuffle_buffer`).
     With `embedding_dims` the rows' item embeddings join the inputs, a random
     `hide_embeddings` share of them hidden.
     """

@@ -128,6 +128,10 @@ class TeacherConfig:
     # lexical_signals), computed by the pipeline's Transform graph, which the teacher's
     # SavedModel then carries. Needs the Trainer's transform_graph.
     lexical_signals: bool = False
+    # Weight of the listwise term beside the cross-entropy (trainer.teacher.
+    # listwise_training: softmax cross-entropy over each query's candidates, graded
+    # gains); 0 = pointwise only. Batches then hold whole queries.
+    listwise_weight: float = 0.0
     # LoRA rank on the backbone's attention query / value projections (0 = off). With
     # LoRA only the LoRA factors and the head train (freeze_backbone is then implied).
     # None: the preset's default (8 for smollm2-135m), else 0.
@@ -178,6 +182,9 @@ class TeacherConfig:
                              f"got {self.mixed_precision!r}")
         if self.train_seconds is not None and float(self.train_seconds) <= 0:
             raise ValueError(f"train_seconds must be > 0, got {self.train_seconds}")
+        if float(self.listwise_weight) < 0:
+            raise ValueError(f"listwise_weight must be >= 0, got {self.listwise_weight}")
+        self.listwise_weight = float(self.listwise_weight)
         if int(self.lora_rank) < 0:
             raise ValueError(f"lora_rank must be >= 0, got {self.lora_rank}")
         self.lora_rank = int(self.lora_rank)

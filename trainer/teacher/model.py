@@ -12,6 +12,7 @@ from trainer.teacher import (backbones, heads, lexical_signals as signals, match
                              similarity_prior)
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.item_text import ItemTextBuilder
+from trainer.teacher.listwise_training import TeacherLoss, packed_accuracy
 from trainer.teacher.prior_inference import PriorInference
 
 
@@ -161,8 +162,9 @@ class TeacherModel:
         return tuple(sorted(self.network.input))
 
     def compile(self, config: TeacherConfig, total_steps: Optional[int] = None) -> None:
-        """Cross-entropy over the G grades (class k = grade k + 1) with AdamW on
-        `training_model`. With `total_steps`, the learning rate warms up linearly over
+        """Cross-entropy over the G grades (class k = grade k + 1), plus
+        `config.listwise_weight` times the listwise term (`listwise_training`), with
+        AdamW on `training_model`. With `total_steps`, the learning rate warms up linearly over
         `config.warmup_fraction` of them and then follows a cosine decay to 0. Under a
         mixed_float16 backbone the optimizer gets dynamic loss scaling."""
         learning_rate = config.learning_rate
@@ -181,12 +183,15 @@ class TeacherModel:
         )
         if self.backbone is not None and self.backbone.dtype_policy.name == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        self.training_model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=config.jit_compile,
-        )
+        if config.listwise_weight:
+            # Targets come packed with each row's query group (listwise_training).
+            loss = TeacherLoss(config.listwise_weight)
+            accuracy = keras.metrics.MeanMetricWrapper(packed_accuracy, name="accuracy")
+        else:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self.training_model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy],
+                                    jit_compile=config.jit_compile)
 
     def segments(self, raw: Dict[str, tf.Tensor]) -> Tuple[tf.Tensor, tf.Tensor]:
         """(query segment, item segment) string vectors, as the preprocessor takes them."""

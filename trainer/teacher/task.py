@@ -29,6 +29,7 @@ from trainer.training_progress import TrainingProgress
 from trainer.teacher.config import TeacherConfig
 from trainer.teacher.default_preset import write_default_preset
 from trainer.teacher.lexical_signals import LexicalSignals
+from trainer.teacher.listwise_training import query_grouped_dataset
 from trainer.teacher.model import TeacherModel, trim_padding
 from trainer.teacher.presets.registry import resolve_preset
 from trainer.teacher.time_budget import TimeBudget
@@ -217,6 +218,38 @@ def _lexical_signals(fn_args, config: TeacherConfig) -> Optional[LexicalSignals]
     return LexicalSignals(tft.TFTransformOutput(fn_args.transform_output))
 
 
+def _datasets(fn_args, teacher: TeacherModel, config: TeacherConfig, cache_dir: Optional[str]):
+    """(shuffled training batches, evaluation batches or None, train rows, eval rows).
+
+    With a listwise term, batches hold whole queries (`listwise_training`); otherwise
+    rows are cached once tokenized and batched by length (`batched`)."""
+    if config.listwise_weight:
+        train, num_train = query_grouped_dataset(_files(fn_args.train_files), teacher,
+                                                 config.batch_size, seed=config.seed)
+        evaluation, num_eval = query_grouped_dataset(_files(fn_args.eval_files), teacher,
+                                                     config.batch_size)
+        if num_train == 0:
+            raise ValueError(f"no labeled rows (grade 1..{teacher.num_grades}) in "
+                             f"{fn_args.train_files}")
+        return (train.map(_trimmed), evaluation and evaluation.map(_trimmed), num_train,
+                num_eval)
+    train_examples = tokenized_examples(fn_args.train_files, teacher, config.token_cache,
+                                        cache_dir and os.path.join(cache_dir, "train"))
+    if train_examples is None:
+        raise ValueError(f"no training files match {fn_args.train_files}")
+    eval_examples = tokenized_examples(fn_args.eval_files, teacher, config.token_cache,
+                                       cache_dir and os.path.join(cache_dir, "eval"))
+    # Counting is a full pass: it fills the caches, so no epoch tokenizes.
+    num_train = _count(train_examples)
+    if num_train == 0:
+        raise ValueError(f"no labeled rows (grade 1..{teacher.num_grades}) in "
+                         f"{fn_args.train_files}")
+    num_eval = _count(eval_examples) if eval_examples is not None else 0
+    train = batched(train_examples, config.batch_size, shuffle=True, seed=config.seed)
+    evaluation = batched(eval_examples, config.batch_size) if num_eval else None
+    return train, evaluation, num_train, num_eval
+
+
 def run_fn(fn_args) -> Dict[str, Any]:
     """Trains the teacher and exports it to `fn_args.serving_model_dir`.
 
@@ -239,21 +272,10 @@ def run_fn(fn_args) -> Dict[str, Any]:
 
     cache_dir = tempfile.mkdtemp(prefix="teacher_tokens_") if config.token_cache == "disk" else None
     started = time.time()
-    train_examples = tokenized_examples(fn_args.train_files, teacher, config.token_cache,
-                                        cache_dir and os.path.join(cache_dir, "train"))
-    if train_examples is None:
-        raise ValueError(f"no training files match {fn_args.train_files}")
-    eval_examples = tokenized_examples(fn_args.eval_files, teacher, config.token_cache,
-                                       cache_dir and os.path.join(cache_dir, "eval"))
-    # Counting is a full pass: it fills the caches, so no epoch tokenizes.
-    num_train = _count(train_examples)
-    if num_train == 0:
-        raise ValueError(f"no labeled rows (grade 1..{num_grades}) in {fn_args.train_files}")
-    num_eval = _count(eval_examples) if eval_examples is not None else 0
+    train, evaluation, num_train, num_eval = _datasets(fn_args, teacher, config, cache_dir)
     logging.info("teacher inputs: %d train / %d eval rows tokenized in %.1fs",
                  num_train, num_eval, time.time() - started)
 
-    train = batched(train_examples, config.batch_size, shuffle=True, seed=config.seed)
     steps_per_epoch = None
     if fn_args.train_steps:
         steps_per_epoch = max(1, math.ceil(fn_args.train_steps / config.epochs))
@@ -266,11 +288,8 @@ def run_fn(fn_args) -> Dict[str, Any]:
         total_steps = None
     teacher.compile(config, total_steps=total_steps)
 
-    evaluation = None
-    if num_eval:
-        evaluation = batched(eval_examples, config.batch_size)
-        if fn_args.eval_steps:
-            evaluation = evaluation.repeat()
+    if evaluation is not None and fn_args.eval_steps:
+        evaluation = evaluation.repeat()
     timer = _EpochTimer()
     progress = TrainingProgress(
         "teacher", config.epochs, steps_per_epoch or math.ceil(num_train / config.batch_size),

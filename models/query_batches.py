@@ -1,6 +1,6 @@
 """Training batches that keep each query's candidates together.
 
-The order terms of `DistillationLoss` (`trainer.student.listwise`) compare a row with the
+The order terms of `DistillationLoss` (`models.listwise`) compare a row with the
 other candidates of its query in the same batch; a shuffle buffer spreads a query's
 rows over many batches, so almost every row would be alone. Here rows are grouped by
 query, the groups shuffled (a new order every pass, from the seed), and whole groups

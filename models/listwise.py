@@ -1,10 +1,12 @@
-"""Order terms of the distillation loss: each compares the candidates of one query.
+"""Order terms of the losses: each compares the candidates of one query.
 
-A row's score is its expected grade, ``s = sum_k k * p_k`` (k = 1..G), the score the
-served model ranks by. `DistillationLoss` adds these terms per row; rows are tied to
-their query by a group index (equal index = same query, within the batch), which
-`trainer.student.query_batches` provides by keeping a query's candidates in one batch.
-A row alone in its group gets 0 from both terms.
+The student's distillation terms (`listwise_kl`, `margin_mse`) score a row by its
+expected grade, ``s = sum_k k * p_k`` (k = 1..G), the score the served model ranks by;
+`DistillationLoss` adds them per row. The teacher's term (`graded_softmax_cross_entropy`
+over `relevance_log_odds`) learns order from the human grades. Rows are tied to their
+query by a group index (equal index = same query, within the batch), which
+`models.query_batches` provides by keeping a query's candidates in one batch. A row
+alone in its group gets 0 from every term.
 """
 
 import tensorflow as tf
@@ -72,3 +74,42 @@ def margin_mse(teacher_scores, student_scores, group) -> tf.Tensor:
     total = sizes * tf.square(error) - 2.0 * error * first + second
     # Rounding can leave a tiny negative sum where every margin matches.
     return tf.maximum(total, 0.0) / tf.maximum(sizes - 1.0, 1.0)
+
+
+def relevance_log_odds(logits: tf.Tensor) -> tf.Tensor:
+    """`[B, G]` grade logits -> `[B]` log-odds that the grade is in the upper half
+    (grade k > (G + 1) / 2): an unbounded score that orders rows as the chance of being
+    relevant does (for G = 2, the logit difference).
+
+    >>> [round(float(v), 4) for v in relevance_log_odds(tf.constant([[0.0, 1.0], [2.0, 0.0]]))]
+    [1.0, -2.0]
+    """
+    num_grades = tf.shape(logits)[-1]
+    upper = tf.cast(tf.range(1, num_grades + 1), tf.float32) > (tf.cast(num_grades, tf.float32) + 1.0) / 2.0
+    very_negative = tf.fill(tf.shape(logits), tf.constant(-1e9, logits.dtype))
+    high = tf.reduce_logsumexp(tf.where(upper, logits, very_negative), axis=-1)
+    low = tf.reduce_logsumexp(tf.where(upper, very_negative, logits), axis=-1)
+    return high - low
+
+
+def graded_softmax_cross_entropy(grades: tf.Tensor, scores: tf.Tensor, group: tf.Tensor) -> tf.Tensor:
+    """Each row's share of its query's listwise softmax cross-entropy; `[B]`.
+
+    The target spreads a query's mass over its candidates by graded gain,
+    ``P*(i) = gain_i / sum_{j in q} gain_j`` with ``gain = 2^(grade - 1) - 1`` (grades
+    1..G: the lowest gains nothing), and row i gets ``-P*(i) log softmax_{j in q}(s_j)_i``,
+    so a query's rows sum to its cross-entropy (ListNet's top-one loss, Cao et al. 2007,
+    with nDCG's gains). Zero for a row alone in its query and for a query whose
+    candidates all have the lowest grade. Use it beside a pointwise loss when the model
+    ranks a query's candidates: it rewards order within the query, not calibration.
+
+    >>> row = graded_softmax_cross_entropy(tf.constant([2, 1, 2]), tf.constant([0.0, 0.0, 5.0]),
+    ...                                    tf.constant([4, 4, 9]))
+    >>> [round(float(v), 4) + 0.0 for v in row]   # -log(1/2) for the relevant row of query 4
+    [0.6931, 0.0, 0.0]
+    """
+    segment, count, _ = _segments(group)
+    gains = tf.pow(2.0, tf.cast(grades, tf.float32) - 1.0) - 1.0
+    total = tf.gather(tf.math.unsorted_segment_sum(gains, segment, count), segment)
+    target = tf.math.divide_no_nan(gains, total)
+    return -target * _segment_log_softmax(tf.cast(scores, tf.float32), segment, count)

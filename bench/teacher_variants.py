@@ -1,0 +1,139 @@
+"""Teachers against each other and against the unsupervised fusion of their own parts,
+on the same held-out test rows, per language, with paired-bootstrap standard errors.
+
+Each workdir is a `bench/word_vector_student.py` (or `bench/scaling.py`) run on the same
+carve, with one teacher setting each (e.g. `--run-arg=--teacher-lexical-signals`); its
+`relevance evaluate` output (`eval/predictions.npz`) holds the teacher's and BM25's
+per-row test predictions. The pretrained bi-encoder (the teacher's similarity prior,
+no label seen) is scored here: each distinct test query and item text encoded once.
+"fusion" sums BM25's raw score and the bi-encoder's cosine, each z-scored within the
+query: what the teacher's head could learn from its parts with no label at all.
+
+    PYTHONPATH=SRC .venv/bin/python bench/teacher_variants.py --data-dir ../shared/data \\
+        --baseline DIR_A --variant lexical_signals=DIR_B
+
+Writes bench/results/teacher_variants_<dataset>.json and prints nDCG@10 per language
+and each teacher's paired difference from the baseline teacher, BM25 and the fusion.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH_DIR)
+sys.path[:0] = [ROOT, BENCH_DIR]
+
+import numpy as np  # noqa: E402
+
+import scaling  # noqa: E402
+import student_variants  # noqa: E402
+import volume_ladder  # noqa: E402
+from components.item_embedder.text_encoder import TextEncoder  # noqa: E402
+from components.item_embedder.texts import item_embedding_text, query_text  # noqa: E402
+from evaluation import metrics  # noqa: E402
+from evaluation.evaluate import BASELINE_NAME  # noqa: E402
+
+RESAMPLES = 2000
+
+
+def read_test(workdir: str):
+    """The carve's test rows: grades, query ids, languages and the two texts."""
+    with open(os.path.join(workdir, "data", "test.jsonl")) as handle:
+        rows = [json.loads(line) for line in handle]
+    return rows, {
+        "grade": np.array([int(r["grade"]) for r in rows]),
+        "query_id": [str(r.get("query_id") or r["query"]) for r in rows],
+        "language": np.array([str(r.get("language") or "und") for r in rows]),
+    }
+
+
+def within_query_z(scores: np.ndarray, query_ids) -> np.ndarray:
+    """Each query's scores minus their mean, over their standard deviation (0 if flat).
+
+    >>> within_query_z(np.array([1.0, 3.0, 5.0, 5.0]), ["a", "a", "b", "b"]).tolist()
+    [-1.0, 1.0, 0.0, 0.0]
+    """
+    out = np.zeros(len(scores))
+    for rows in metrics.rows_by_query(query_ids).values():
+        values = scores[rows]
+        spread = values.std()
+        out[rows] = (values - values.mean()) / spread if spread > 0 else 0.0
+    return out
+
+
+def bi_encoder_cosine(rows, preset: str) -> np.ndarray:
+    """Cosine of each row's query and item text under the pretrained bi-encoder."""
+    encoder = TextEncoder(preset)
+    queries = sorted({query_text(r) for r in rows})
+    items = sorted({item_embedding_text(r) for r in rows})
+    started = time.time()
+    print(f"encoding {len(queries)} queries and {len(items)} items", flush=True)
+    query_vectors = dict(zip(queries, encoder.encode_queries(queries)))
+    item_vectors = dict(zip(items, encoder.encode_items(items)))
+    print(f"encoded in {time.time() - started:.0f} s", flush=True)
+    return np.array([float(np.dot(query_vectors[query_text(r)], item_vectors[item_embedding_text(r)]))
+                     for r in rows])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", required=True, help="workdir of the baseline teacher")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=WORKDIR")
+    parser.add_argument("--preset", default="multilingual-e5-small")
+    parser.add_argument("--dataset", default=None, help="name in the output file")
+    args = parser.parse_args()
+    rows, split = read_test(args.baseline)
+    baseline = np.load(os.path.join(args.baseline, "eval", "predictions.npz"))
+    rankings = {"bm25": baseline[f"{BASELINE_NAME}.scores"]}
+    rankings["bi_encoder"] = bi_encoder_cosine(rows, args.preset)
+    rankings["fusion"] = (within_query_z(rankings["bm25"], split["query_id"])
+                          + within_query_z(rankings["bi_encoder"], split["query_id"]))
+    teachers = {"teacher": baseline["teacher"]}
+    for spec in args.variant:
+        name, _, workdir = spec.partition("=")
+        if read_test(workdir)[1]["query_id"] != split["query_id"]:
+            raise SystemExit(f"{workdir}: not the baseline's test rows")
+        teachers[f"teacher_{name}"] = np.load(os.path.join(workdir, "eval", "predictions.npz"))["teacher"]
+    rankings.update({name: metrics.expected_grade(p) for name, p in teachers.items()})
+
+    per_query = {name: metrics.ndcg_by_query(split["grade"], scores, split["query_id"], 10)
+                 for name, scores in rankings.items()}
+    results = {}
+    for name, scores in rankings.items():
+        result = {"ndcg@10": student_variants.ndcg_by_language(split, scores)}
+        result["ndcg@10"]["all"] = metrics.mean_ndcg(split["grade"], scores, split["query_id"], 10)[0]
+        if name in teachers:
+            result["accuracy"] = metrics.accuracy(split["grade"], metrics.predicted_grade(teachers[name]))
+            for other in ("bm25", "fusion", *(["teacher"] if name != "teacher" else [])):
+                result[f"vs_{other}"] = volume_ladder.by_language_differences(
+                    per_query[name], per_query[other], split, RESAMPLES)
+        results[name] = result
+
+    languages = sorted(set(split["language"]))
+    print("| nDCG@10 | all | " + " | ".join(languages) + " |")
+    for name, result in results.items():
+        cells = [result["ndcg@10"]["all"]] + [result["ndcg@10"][lang] for lang in languages]
+        print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
+    for name, result in results.items():
+        for key in (k for k in result if k.startswith("vs_")):
+            cells = [result[key][lang] for lang in ["all", *languages]]
+            print(f"| {name} {key.replace('_', ' ')} | " + " | ".join(
+                f"{c['difference']:+.3f} ± {c['se']:.3f}" for c in cells) + " |")
+    document = {"command": " ".join(["PYTHONPATH=SRC", ".venv/bin/python",
+                                     "bench/teacher_variants.py", *sys.argv[1:]]),
+                "code_commit": scaling._snapshot_commit(), "rows": len(rows),
+                "languages": languages, "results": results}
+    os.makedirs(scaling.RESULTS_DIR, exist_ok=True)
+    output = os.path.join(scaling.RESULTS_DIR,
+                          f"teacher_variants{'_' + args.dataset if args.dataset else ''}.json")
+    with open(output, "w") as handle:
+        json.dump(document, handle, indent=2)
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
