@@ -143,7 +143,11 @@ def main() -> int:
         labeled = _read_jsonl(os.path.join(args.baseline, "data", "labeled.jsonl"))
         bm25 = fit_bm25_baseline(labeled, num_grades).predict(rows).scores
     rankings = {"bm25": np.asarray(bm25, dtype=np.float64)}
-    rankings["bi_encoder"] = bi_encoder_cosine(rows, args.preset)
+    # Cached in the baseline workdir: later comparisons on the same rows skip the encoder.
+    cache = os.path.join(args.baseline, f"bi_encoder_{args.split}_{len(rows)}.npy")
+    if not os.path.exists(cache):
+        np.save(cache, bi_encoder_cosine(rows, args.preset))
+    rankings["bi_encoder"] = np.load(cache)
     rankings["fusion"] = (within_query_z(rankings["bm25"], split["query_id"])
                           + within_query_z(rankings["bi_encoder"], split["query_id"]))
     teachers = {"teacher": teacher_predictions(args.baseline, rows, args.split, num_grades)}
