@@ -166,7 +166,8 @@ def main() -> int:
         result["ndcg@10"]["all"] = metrics.mean_ndcg(split["grade"], scores, split["query_id"], 10)[0]
         if name in teachers:
             result["accuracy"] = metrics.accuracy(split["grade"], metrics.predicted_grade(teachers[name]))
-            for other in ("bm25", "fusion", *(["teacher"] if name != "teacher" else [])):
+            for other in ("bm25", "bi_encoder", "fusion",
+                          *(["teacher"] if name != "teacher" else [])):
                 result[f"vs_{other}"] = volume_ladder.by_language_differences(
                     per_query[name], per_query[other], split, RESAMPLES)
         results[name] = result
