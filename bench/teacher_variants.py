@@ -39,12 +39,13 @@ import scaling  # noqa: E402
 import scaling_data  # noqa: E402
 import student_variants  # noqa: E402
 import volume_ladder  # noqa: E402
-from components.item_embedder.text_encoder import TextEncoder  # noqa: E402
-from components.item_embedder.texts import item_embedding_text, query_text  # noqa: E402
+from word_vector_rankers import zscores_within_query  # noqa: E402
+from zero_shot_encoder import bi_encoder_cosines, load_bi_encoder  # noqa: E402
 from evaluation import metrics  # noqa: E402
 from evaluation.baseline import fit_bm25_baseline  # noqa: E402
 from evaluation.evaluate import BASELINE_NAME, score_with_saved_model  # noqa: E402
 from relevance.records import record_to_example  # noqa: E402
+from trainer.teacher.presets.registry import resolve_preset  # noqa: E402
 
 RESAMPLES = 2000
 # The word_vector_student.py run whose teacher is read (its --volumes 0 run).
@@ -65,37 +66,9 @@ def split_of(rows):
     """(rows, their grades, query ids and languages)."""
     return rows, {
         "grade": np.array([int(r["grade"]) for r in rows]),
-        "query_id": [str(r.get("query_id") or r["query"]) for r in rows],
+        "query_id": [carve.query_group(r) for r in rows],
         "language": np.array([str(r.get("language") or "und") for r in rows]),
     }
-
-
-def within_query_z(scores: np.ndarray, query_ids) -> np.ndarray:
-    """Each query's scores minus their mean, over their standard deviation (0 if flat).
-
-    >>> within_query_z(np.array([1.0, 3.0, 5.0, 5.0]), ["a", "a", "b", "b"]).tolist()
-    [-1.0, 1.0, 0.0, 0.0]
-    """
-    out = np.zeros(len(scores))
-    for rows in metrics.rows_by_query(query_ids).values():
-        values = scores[rows]
-        spread = values.std()
-        out[rows] = (values - values.mean()) / spread if spread > 0 else 0.0
-    return out
-
-
-def bi_encoder_cosine(rows, preset: str) -> np.ndarray:
-    """Cosine of each row's query and item text under the pretrained bi-encoder."""
-    encoder = TextEncoder(preset)
-    queries = sorted({query_text(r) for r in rows})
-    items = sorted({item_embedding_text(r) for r in rows})
-    started = time.time()
-    print(f"encoding {len(queries)} queries and {len(items)} items", flush=True)
-    query_vectors = dict(zip(queries, encoder.encode_queries(queries)))
-    item_vectors = dict(zip(items, encoder.encode_items(items)))
-    print(f"encoded in {time.time() - started:.0f} s", flush=True)
-    return np.array([float(np.dot(query_vectors[query_text(r)], item_vectors[item_embedding_text(r)]))
-                     for r in rows])
 
 
 def development(workdir: str, data_dir: str, queries: int):
@@ -146,14 +119,17 @@ def main() -> int:
     # Cached in the baseline workdir: later comparisons on the same rows skip the encoder.
     cache = os.path.join(args.baseline, f"bi_encoder_{args.split}_{len(rows)}.npy")
     if not os.path.exists(cache):
-        np.save(cache, bi_encoder_cosine(rows, args.preset))
+        started = time.time()
+        np.save(cache, bi_encoder_cosines(load_bi_encoder(resolve_preset(args.preset)), rows)(rows))
+        print(f"bi-encoder: {len(rows)} rows scored in {time.time() - started:.0f} s", flush=True)
     rankings["bi_encoder"] = np.load(cache)
-    rankings["fusion"] = (within_query_z(rankings["bm25"], split["query_id"])
-                          + within_query_z(rankings["bi_encoder"], split["query_id"]))
+    rankings["fusion"] = (zscores_within_query(rows, rankings["bm25"])
+                          + zscores_within_query(rows, rankings["bi_encoder"]))
     teachers = {"teacher": teacher_predictions(args.baseline, rows, args.split, num_grades)}
+    carved = read_test(args.baseline)[1]["query_id"]
     for spec in args.variant:
         name, _, workdir = spec.partition("=")
-        if read_test(workdir)[1]["query_id"] != read_test(args.baseline)[1]["query_id"]:
+        if read_test(workdir)[1]["query_id"] != carved:
             raise SystemExit(f"{workdir}: not the baseline's carve")
         teachers[f"teacher_{name}"] = teacher_predictions(workdir, rows, args.split, num_grades)
     rankings.update({name: metrics.expected_grade(p) for name, p in teachers.items()})

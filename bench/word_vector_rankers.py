@@ -40,6 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import carve  # noqa: E402
 import scaling  # noqa: E402
 import scaling_data  # noqa: E402
 from zero_shot_encoder import (  # noqa: E402
@@ -110,10 +111,12 @@ def match_features(rows, vectors, word_index, idf, item_words_kept=tx.MAX_ITEM_V
 
 
 def zscores_within_query(rows, values):
+    """Each query's values minus their mean, over their standard deviation: the terms
+    a no-label fusion of rankers sums."""
     out = np.zeros(len(values))
     positions = collections.defaultdict(list)
     for index, row in enumerate(rows):
-        positions[row[contract.QUERY_ID]].append(index)
+        positions[carve.query_group(row)].append(index)
     for index in positions.values():
         group = values[index]
         out[index] = (group - group.mean()) / (group.std() + 1e-6)
