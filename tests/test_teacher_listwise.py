@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from tensorflow.python.saved_model import loader_impl
 from tfx.components.trainer.fn_args_utils import FnArgs
@@ -67,3 +68,17 @@ def test_run_fn_trains_with_the_listwise_term(tmp_path):
     assert 0.0 <= summary["history"]["accuracy"][-1] <= 1.0
     saved_model = loader_impl.parse_saved_model(str(tmp_path / "serving"))
     assert contract.SIGNATURE_RAW in saved_model.meta_graphs[0].signature_def
+
+
+@pytest.mark.parametrize("listwise_weight", [0.0, 0.5])
+def test_run_fn_without_a_graded_row_says_so_on_either_path(tmp_path, listwise_weight):
+    unlabeled = [row[:4] + (None,) for row in ROWS]
+    train = _write_split(str(tmp_path / "examples" / "Split-train"), unlabeled)
+    fn_args = FnArgs(
+        train_files=[train], eval_files=[], transform_output=None,
+        serving_model_dir=str(tmp_path / "serving"), model_run_dir=None,
+        train_steps=2, eval_steps=None,
+        custom_config={"num_grades": NUM_GRADES,
+                       "teacher": {**TINY, "listwise_weight": listwise_weight}})
+    with pytest.raises(ValueError, match=r"no labeled rows \(grade 1\.\.5\)"):
+        task.run_fn(fn_args)

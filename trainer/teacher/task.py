@@ -225,28 +225,27 @@ def _datasets(fn_args, teacher: TeacherModel, config: TeacherConfig, cache_dir: 
     rows are cached once tokenized and batched by length (`batched`)."""
     if config.listwise_weight:
         train, num_train = query_grouped_dataset(_files(fn_args.train_files), teacher,
-                                                 config.batch_size, seed=config.seed)
+                                                 config.batch_size, seed=config.seed,
+                                                 chunk=TOKENIZE_BATCH)
         evaluation, num_eval = query_grouped_dataset(_files(fn_args.eval_files), teacher,
-                                                     config.batch_size)
-        if num_train == 0:
-            raise ValueError(f"no labeled rows (grade 1..{teacher.num_grades}) in "
-                             f"{fn_args.train_files}")
-        return (train.map(_trimmed), evaluation and evaluation.map(_trimmed), num_train,
-                num_eval)
-    train_examples = tokenized_examples(fn_args.train_files, teacher, config.token_cache,
-                                        cache_dir and os.path.join(cache_dir, "train"))
-    if train_examples is None:
-        raise ValueError(f"no training files match {fn_args.train_files}")
-    eval_examples = tokenized_examples(fn_args.eval_files, teacher, config.token_cache,
-                                       cache_dir and os.path.join(cache_dir, "eval"))
-    # Counting is a full pass: it fills the caches, so no epoch tokenizes.
-    num_train = _count(train_examples)
+                                                     config.batch_size, chunk=TOKENIZE_BATCH)
+        train = train and train.map(_trimmed)
+        evaluation = evaluation and evaluation.map(_trimmed)
+    else:
+        train_examples = tokenized_examples(fn_args.train_files, teacher, config.token_cache,
+                                            cache_dir and os.path.join(cache_dir, "train"))
+        if train_examples is None:
+            raise ValueError(f"no training files match {fn_args.train_files}")
+        eval_examples = tokenized_examples(fn_args.eval_files, teacher, config.token_cache,
+                                           cache_dir and os.path.join(cache_dir, "eval"))
+        # Counting is a full pass: it fills the caches, so no epoch tokenizes.
+        num_train = _count(train_examples)
+        num_eval = _count(eval_examples) if eval_examples is not None else 0
+        train = batched(train_examples, config.batch_size, shuffle=True, seed=config.seed)
+        evaluation = batched(eval_examples, config.batch_size) if num_eval else None
     if num_train == 0:
         raise ValueError(f"no labeled rows (grade 1..{teacher.num_grades}) in "
                          f"{fn_args.train_files}")
-    num_eval = _count(eval_examples) if eval_examples is not None else 0
-    train = batched(train_examples, config.batch_size, shuffle=True, seed=config.seed)
-    evaluation = batched(eval_examples, config.batch_size) if num_eval else None
     return train, evaluation, num_train, num_eval
 
 
